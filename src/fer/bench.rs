@@ -1,0 +1,127 @@
+//! `workbench bench-fer`: training and inference throughput of each network on this machine,
+//! comparable with `benches/fer_pytorch.py` (PyTorch CPU, same shapes, same batch sizes).
+//! Inputs are random: speed does not depend on what the pixels show.
+
+use crate::backend::Backend;
+use crate::fer::card;
+use crate::fer::model::{FerNet, ModelConfig};
+use anyhow::Result;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub models: Vec<(String, ModelConfig)>,
+    pub card: Option<PathBuf>,
+    pub train_batches: usize,
+    pub infer_seconds: f64,
+    pub backend: Backend,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    pub model: String,
+    pub input_size: usize,
+    pub parameters: usize,
+    pub train_img_per_s_batch64: Option<f64>,
+    pub infer_img_per_s_batch1: f64,
+    pub infer_img_per_s_batch64: f64,
+    pub backend: String,
+}
+
+fn random_batch(n: usize, side: usize, device: &Device) -> Tensor<4> {
+    Tensor::random([n, 1, side, side], Distribution::Uniform(-1.0, 1.0), device)
+}
+
+/// Images per second of `model` at batch size `n`, run for about `seconds` after one warm-up.
+fn infer_rate(model: &FerNet, n: usize, side: usize, seconds: f64, device: &Device) -> f64 {
+    let x = random_batch(n, side, device);
+    let _ = model.forward(x.clone()).into_data();
+    let start = Instant::now();
+    let mut images = 0usize;
+    while start.elapsed().as_secs_f64() < seconds || images == 0 {
+        let _ = model.forward(x.clone()).into_data();
+        images += n;
+    }
+    images as f64 / start.elapsed().as_secs_f64()
+}
+
+fn train_rate(config: &ModelConfig, batches: usize, device: &Device) -> f64 {
+    let device = device.clone().autodiff();
+    device.seed(0);
+    let mut model = config.init(&device);
+    let mut optim = AdamWConfig::new().init();
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let labels: Vec<i64> = (0..64).map(|i| i % 7).collect();
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [64]), &device);
+    let mut step = |model: FerNet| {
+        let x = random_batch(64, config.input_size, &device);
+        let loss = loss_fn.forward(model.forward(x), labels.clone());
+        let _: f32 = loss.clone().into_scalar();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        optim.step(1e-3, model, grads)
+    };
+    model = step(model);
+    let start = Instant::now();
+    for _ in 0..batches {
+        model = step(model);
+    }
+    let _ = model;
+    (batches * 64) as f64 / start.elapsed().as_secs_f64()
+}
+
+pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
+    let device = options.backend.device().map_err(anyhow::Error::msg)?;
+    let mut runs: Vec<(String, ModelConfig, Option<FerNet>)> =
+        options.models.iter().map(|(n, c)| (n.clone(), c.clone(), None)).collect();
+    if let Some(path) = &options.card {
+        let (card, model) = card::load_model(path, &device)?;
+        runs.push((format!("{} (card)", card.name), card.model.clone(), Some(model)));
+    }
+    let mut results = Vec::new();
+    for (name, config, loaded) in runs {
+        eprintln!("benchmarking {name} ...");
+        let model = loaded.unwrap_or_else(|| config.init(&device));
+        let side = config.input_size;
+        let result = BenchResult {
+            model: name,
+            input_size: side,
+            parameters: model.parameter_count(),
+            train_img_per_s_batch64: (options.train_batches > 0)
+                .then(|| train_rate(&config, options.train_batches, &device)),
+            infer_img_per_s_batch1: infer_rate(&model.valid(), 1, side, options.infer_seconds, &device),
+            infer_img_per_s_batch64: infer_rate(&model.valid(), 64, side, options.infer_seconds, &device),
+            backend: options.backend.describe(),
+        };
+        results.push(result);
+    }
+    Ok(results)
+}
+
+pub fn table(results: &[BenchResult]) -> String {
+    let mut s = format!(
+        "{:<28} {:>5} {:>10} {:>14} {:>14} {:>15}\n",
+        "model", "input", "params", "train img/s@64", "infer img/s@1", "infer img/s@64"
+    );
+    for r in results {
+        s += &format!(
+            "{:<28} {:>5} {:>10} {:>14} {:>14.1} {:>15.1}\n",
+            r.model,
+            r.input_size,
+            r.parameters,
+            r.train_img_per_s_batch64.map_or("-".into(), |v| format!("{v:.1}")),
+            r.infer_img_per_s_batch1,
+            r.infer_img_per_s_batch64
+        );
+    }
+    if let Some(r) = results.first() {
+        s += &format!("backend: {}\n", r.backend);
+    }
+    s
+}

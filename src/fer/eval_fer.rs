@@ -1,0 +1,88 @@
+//! `workbench eval-fer`: an exported model, through its card, on one FER2013 split, with and
+//! without test-time augmentation; results land in the model's run report.
+
+use crate::backend::Backend;
+use crate::fer::card;
+use crate::fer::config::Experiment;
+use crate::fer::data::{self, LoadOptions, Split};
+use crate::fer::evaluate::{self, Metrics, Tta};
+use crate::fer::run_report::{self, EvalRecord};
+use crate::fer::train::resolve_data_path;
+use crate::progress;
+use anyhow::Result;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    pub model: PathBuf,
+    pub data: Option<PathBuf>,
+    pub split: Split,
+    pub tta: bool,
+    pub batch_size: usize,
+    pub reports_dir: PathBuf,
+    pub backend: Backend,
+    pub skip_bad_rows: bool,
+    pub command: String,
+}
+
+pub struct EvalOutcome {
+    pub results: Vec<EvalRecord>,
+    pub report: PathBuf,
+}
+
+pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
+    let device = options.backend.device().map_err(anyhow::Error::msg)?;
+    let (card, model) = card::load_model(&options.model, &device)?;
+    // The card's own data path is a hint; a saved experiment may name one too.
+    let card_data = Some(card.data.source.path.clone()).filter(|p| p.exists());
+    let configured = toml::from_str::<Experiment>(&card.training.config)
+        .ok()
+        .and_then(|e| e.data.path);
+    let data_path = resolve_data_path(options.data.as_deref(), card_data.as_deref().or(configured.as_deref()))?;
+    let spinner = progress::spinner(&format!("reading {}", data_path.display()));
+    let fer = data::load(&data_path, LoadOptions { skip_bad_rows: options.skip_bad_rows })?;
+    spinner.finish_and_clear();
+    if fer.source.sha256 != card.data.source.sha256 {
+        eprintln!(
+            "note: {} (sha256 {}) is not the file this model was trained on (sha256 {})",
+            data_path.display(),
+            &fer.source.sha256[..12],
+            &card.data.source.sha256[..12.min(card.data.source.sha256.len())]
+        );
+    }
+    let faces = fer.split(options.split);
+    if faces.is_empty() {
+        anyhow::bail!("{}: the {} split is empty", data_path.display(), options.split);
+    }
+    let prep = card.model.preprocessing();
+    let modes: &[Tta] = if options.tta { &[Tta::None, Tta::Flip, Tta::TenCrop] } else { &[Tta::None] };
+    let run_dir = options.reports_dir.join("fer").join(&card.training.run_id);
+    std::fs::create_dir_all(&run_dir)?;
+    let mut results = Vec::new();
+    for &tta in modes {
+        let bar = progress::bar(faces.len() as u64, &format!("{} {}", options.split, tta.name()));
+        let probs = evaluate::predict(&model, faces, &prep, tta, options.batch_size, &device, &bar);
+        bar.finish_and_clear();
+        let metrics = Metrics::from_predictions(faces.labels(), &probs);
+        println!(
+            "{} of {} — test-time augmentation: {}\n{}",
+            options.split,
+            data_path.display(),
+            tta.name(),
+            metrics.table()
+        );
+        let record = EvalRecord {
+            split: options.split,
+            tta,
+            metrics,
+            model_card: options.model.display().to_string(),
+            command: options.command.clone(),
+        };
+        run_report::write_eval(&run_dir, &record)?;
+        results.push(record);
+    }
+    run_report::write_index(&run_dir)?;
+    let report = run_dir.join("index.html");
+    println!("report: {}", report.display());
+    Ok(EvalOutcome { results, report })
+}

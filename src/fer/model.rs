@@ -1,0 +1,386 @@
+//! The two FER networks: mini-Xception (the Python `fer` library's topology) and a larger
+//! VGG-style CNN. Which one, and how its input is prepared, is data ([`ModelConfig`]) saved in
+//! the model card; inference rebuilds the network from the card, never from constants.
+
+use crate::emotion::Emotion;
+use crate::fer::preprocess::{Normalization, Preprocessing};
+use burn::module::{ModuleVisitor, ParamId};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    MiniXception,
+    Vgg,
+}
+
+impl Arch {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::MiniXception => "mini_xception",
+            Arch::Vgg => "vgg",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    /// Side of the square input: 48 (FER2013's own) or 64 (the `fer` library's).
+    #[serde(default = "default_input_size")]
+    pub input_size: usize,
+    #[serde(default)]
+    pub normalization: Normalization,
+    /// mini-Xception: stem channels; its four modules have 2×, 4×, 8× and 16× as many.
+    /// 8 is the `fer` library's model (58,423 parameters).
+    #[serde(default = "default_base_channels")]
+    pub base_channels: usize,
+    /// VGG: channels of each stage of two 3×3 convolutions and a 2×2 max-pool.
+    #[serde(default = "default_vgg_channels")]
+    pub vgg_channels: Vec<usize>,
+    /// VGG: dropout before each fully connected layer.
+    #[serde(default = "default_dropout")]
+    pub dropout: f64,
+}
+
+fn default_input_size() -> usize {
+    48
+}
+fn default_base_channels() -> usize {
+    8
+}
+fn default_vgg_channels() -> Vec<usize> {
+    vec![32, 64, 128, 256]
+}
+fn default_dropout() -> f64 {
+    0.5
+}
+
+impl ModelConfig {
+    pub fn mini_xception() -> Self {
+        Self {
+            arch: Arch::MiniXception,
+            input_size: 48,
+            normalization: Normalization::MinusOneToOne,
+            base_channels: 8,
+            vgg_channels: default_vgg_channels(),
+            dropout: default_dropout(),
+        }
+    }
+
+    pub fn vgg() -> Self {
+        Self {
+            arch: Arch::Vgg,
+            ..Self::mini_xception()
+        }
+    }
+
+    pub fn preprocessing(&self) -> Preprocessing {
+        Preprocessing {
+            input_size: self.input_size,
+            normalization: self.normalization,
+        }
+    }
+
+    /// Parameters are checked before any work starts.
+    pub fn check(&self) -> Result<(), String> {
+        if self.input_size != 48 && self.input_size != 64 {
+            return Err(format!("model.input_size = {} (use 48 or 64)", self.input_size));
+        }
+        match self.arch {
+            Arch::MiniXception if !(1..=64).contains(&self.base_channels) => {
+                Err(format!("model.base_channels = {} (use 1..=64)", self.base_channels))
+            }
+            Arch::Vgg if self.vgg_channels.is_empty() || self.vgg_channels.len() > 4 => Err(format!(
+                "model.vgg_channels has {} stages (use 1 to 4)",
+                self.vgg_channels.len()
+            )),
+            Arch::Vgg if self.vgg_channels.contains(&0) => Err("model.vgg_channels holds a 0".into()),
+            Arch::Vgg if !(0.0..1.0).contains(&self.dropout) => {
+                Err(format!("model.dropout = {} (use 0 <= p < 1)", self.dropout))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn init(&self, device: &Device) -> FerNet {
+        match self.arch {
+            Arch::MiniXception => FerNet::MiniXception(MiniXception::new(self.base_channels, device)),
+            Arch::Vgg => FerNet::Vgg(Vgg::new(&self.vgg_channels, self.dropout, device)),
+        }
+    }
+}
+
+/// Keras' BatchNormalization epsilon, kept so imported Keras weights would behave the same.
+const BN_EPSILON: f64 = 1e-3;
+
+fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
+    BatchNormConfig::new(channels).with_epsilon(BN_EPSILON).init(device)
+}
+
+fn conv(cin: usize, cout: usize, kernel: usize, device: &Device) -> Conv2dConfig {
+    let _ = device;
+    Conv2dConfig::new([cin, cout], [kernel, kernel]).with_bias(false)
+}
+
+/// Depthwise 3×3 then pointwise 1×1, both without bias (Keras `SeparableConv2D`).
+#[derive(Module, Debug)]
+pub struct SeparableConv {
+    depthwise: Conv2d,
+    pointwise: Conv2d,
+}
+
+impl SeparableConv {
+    fn new(cin: usize, cout: usize, device: &Device) -> Self {
+        Self {
+            depthwise: conv(cin, cin, 3, device)
+                .with_groups(cin)
+                .with_padding(PaddingConfig2d::Same)
+                .init(device),
+            pointwise: conv(cin, cout, 1, device).init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.pointwise.forward(self.depthwise.forward(x))
+    }
+}
+
+/// One residual module of mini-Xception: two separable convolutions and a strided max-pool,
+/// added to a strided 1×1 projection of the input.
+#[derive(Module, Debug)]
+pub struct XceptionModule {
+    shortcut: Conv2d,
+    shortcut_bn: BatchNorm,
+    sep1: SeparableConv,
+    bn1: BatchNorm,
+    sep2: SeparableConv,
+    bn2: BatchNorm,
+    pool: MaxPool2d,
+}
+
+impl XceptionModule {
+    fn new(cin: usize, cout: usize, device: &Device) -> Self {
+        Self {
+            shortcut: conv(cin, cout, 1, device).with_stride([2, 2]).init(device),
+            shortcut_bn: batch_norm(cout, device),
+            sep1: SeparableConv::new(cin, cout, device),
+            bn1: batch_norm(cout, device),
+            sep2: SeparableConv::new(cout, cout, device),
+            bn2: batch_norm(cout, device),
+            // Keras "same" pooling: output ceil(n/2), the extra padding at bottom/right.
+            pool: MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Same)
+                .init(),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let shortcut = self.shortcut_bn.forward(self.shortcut.forward(x.clone()));
+        let y = relu(self.bn1.forward(self.sep1.forward(x)));
+        let y = self.bn2.forward(self.sep2.forward(y));
+        self.pool.forward(y) + shortcut
+    }
+}
+
+/// Arriaga et al. 2017, "Real-time Convolutional Neural Networks for Emotion and Gender
+/// Classification": the network inside the Python `fer` library.
+#[derive(Module, Debug)]
+pub struct MiniXception {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    blocks: Vec<XceptionModule>,
+    /// 3×3 convolution to one map per emotion, then global average pooling.
+    head: Conv2d,
+}
+
+impl MiniXception {
+    pub fn new(base: usize, device: &Device) -> Self {
+        let widths = [base, base * 2, base * 4, base * 8, base * 16];
+        Self {
+            conv1: conv(1, base, 3, device).init(device),
+            bn1: batch_norm(base, device),
+            conv2: conv(base, base, 3, device).init(device),
+            bn2: batch_norm(base, device),
+            blocks: widths
+                .windows(2)
+                .map(|w| XceptionModule::new(w[0], w[1], device))
+                .collect(),
+            head: Conv2dConfig::new([widths[4], Emotion::COUNT], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .init(device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let mut x = relu(self.bn2.forward(self.conv2.forward(x)));
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        let x = self.head.forward(x);
+        let [n, c, _, _] = x.dims();
+        x.mean_dim(3).mean_dim(2).reshape([n, c])
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct ConvBnRelu {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+impl ConvBnRelu {
+    fn new(cin: usize, cout: usize, device: &Device) -> Self {
+        Self {
+            conv: conv(cin, cout, 3, device)
+                .with_padding(PaddingConfig2d::Same)
+                .init(device),
+            bn: batch_norm(cout, device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.bn.forward(self.conv.forward(x)))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct VggStage {
+    a: ConvBnRelu,
+    b: ConvBnRelu,
+    pool: MaxPool2d,
+}
+
+/// A VGG-style CNN: stages of two 3×3 conv+BN+ReLU and a 2×2 max-pool, then a 3×3 adaptive
+/// pool and two fully connected layers with dropout.
+#[derive(Module, Debug)]
+pub struct Vgg {
+    stages: Vec<VggStage>,
+    squeeze: AdaptiveAvgPool2d,
+    dropout: Dropout,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+const VGG_HIDDEN: usize = 256;
+
+impl Vgg {
+    pub fn new(channels: &[usize], dropout: f64, device: &Device) -> Self {
+        let mut cin = 1;
+        let stages = channels
+            .iter()
+            .map(|&c| {
+                let stage = VggStage {
+                    a: ConvBnRelu::new(cin, c, device),
+                    b: ConvBnRelu::new(c, c, device),
+                    pool: MaxPool2dConfig::new([2, 2]).init(),
+                };
+                cin = c;
+                stage
+            })
+            .collect();
+        Self {
+            stages,
+            squeeze: AdaptiveAvgPool2dConfig::new([3, 3]).init(),
+            dropout: DropoutConfig::new(dropout).init(),
+            fc1: LinearConfig::new(cin * 9, VGG_HIDDEN).init(device),
+            fc2: LinearConfig::new(VGG_HIDDEN, Emotion::COUNT).init(device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = x;
+        for stage in &self.stages {
+            x = stage.pool.forward(stage.b.forward(stage.a.forward(x)));
+        }
+        let x = self.squeeze.forward(x);
+        let [n, c, h, w] = x.dims();
+        let x = x.reshape([n, c * h * w]);
+        let x = relu(self.fc1.forward(self.dropout.forward(x)));
+        self.fc2.forward(self.dropout.forward(x))
+    }
+}
+
+/// Either network; this is what gets trained, saved and loaded.
+#[derive(Module, Debug)]
+pub enum FerNet {
+    MiniXception(MiniXception),
+    Vgg(Vgg),
+}
+
+impl FerNet {
+    /// `[n, 1, s, s]` normalised faces → `[n, 7]` logits in [`Emotion::ALL`] order.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            FerNet::MiniXception(m) => m.forward(x),
+            FerNet::Vgg(m) => m.forward(x),
+        }
+    }
+
+    /// Trainable parameters plus BatchNorm running statistics (mean and variance), the way
+    /// Keras counts them, so the figure compares with the `fer` library's 58,423.
+    pub fn parameter_count(&self) -> usize {
+        struct BnStats(usize);
+        impl ModuleVisitor for BnStats {
+            fn visit_float_with_path<const D: usize>(&mut self, path: &[String], _: ParamId, t: &Tensor<D>) {
+                if path.last().is_some_and(|p| p == "gamma") {
+                    self.0 += 2 * t.shape().num_elements();
+                }
+            }
+        }
+        let mut stats = BnStats(0);
+        self.visit(&mut stats);
+        self.num_params() + stats.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mini_xception_matches_the_fer_library_size_at_both_input_sizes() {
+        let device = Device::flex();
+        let model = ModelConfig::mini_xception().init(&device);
+        assert_eq!(model.parameter_count(), 58_423);
+        for side in [48, 64] {
+            let out = model.forward(Tensor::zeros([2, 1, side, side], &device));
+            assert_eq!(out.dims(), [2, 7]);
+        }
+    }
+
+    #[test]
+    fn vgg_is_the_larger_network() {
+        let device = Device::flex();
+        let model = ModelConfig::vgg().init(&device);
+        let n = model.parameter_count();
+        assert!((1_500_000..2_000_000).contains(&n), "{n}");
+        for side in [48, 64] {
+            let out = model.forward(Tensor::zeros([2, 1, side, side], &device));
+            assert_eq!(out.dims(), [2, 7]);
+        }
+    }
+
+    #[test]
+    fn bad_configs_are_refused() {
+        let mut c = ModelConfig::mini_xception();
+        c.input_size = 50;
+        assert!(c.check().unwrap_err().contains("input_size"));
+        let mut v = ModelConfig::vgg();
+        v.vgg_channels.clear();
+        assert!(v.check().is_err());
+        v.vgg_channels = vec![8];
+        v.dropout = 1.0;
+        assert!(v.check().unwrap_err().contains("dropout"));
+    }
+}

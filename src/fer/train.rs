@@ -1,0 +1,580 @@
+//! `workbench train-fer`: the training loop, its checkpoints and `--resume`, model selection on
+//! PublicTest, one measurement on PrivateTest, and the export of weights and model card.
+//!
+//! Reproducibility: every random draw of epoch `e` (shuffle, augmentation, dropout) comes from
+//! streams seeded by `(seed, e)`, and a checkpoint is taken at each epoch's end. A run killed at
+//! any point and resumed therefore replays exactly what the uninterrupted run would have done.
+
+use crate::artifacts;
+use crate::backend::Backend;
+use crate::emotion::Emotion;
+use crate::fer::card::{self, CardMetrics, DataSpec, EvalSummary, ModelCard, TrainingProvenance, CARD_SCHEMA};
+use crate::fer::config::{Experiment, OptimizerKind, ScheduleKind};
+use crate::fer::data::{self, FaceSet, Fer2013, LoadOptions, Split, PIXELS};
+use crate::fer::evaluate::{self, Metrics, Tta};
+use crate::fer::model::FerNet;
+use crate::fer::run_report::{self, EpochRecord, EvalRecord};
+use crate::progress;
+use crate::rng::SplitMix64;
+use anyhow::{bail, Context, Result};
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where FER2013 is looked for when neither `--data` nor the config names it.
+pub const DEFAULT_DATA_PATHS: [&str; 3] = [
+    "datasets/fer2013/fer2013.csv.gz",
+    "datasets/fer2013/fer2013.csv",
+    "../shared/datasets/fer2013/fer2013.csv.gz",
+];
+
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub config: Option<PathBuf>,
+    pub data: Option<PathBuf>,
+    pub epochs: Option<usize>,
+    pub resume: bool,
+    pub run_id: Option<String>,
+    pub models_dir: PathBuf,
+    pub reports_dir: PathBuf,
+    pub backend: Backend,
+    pub skip_bad_rows: bool,
+    /// The command line, recorded in the card.
+    pub command: String,
+}
+
+pub struct TrainOutcome {
+    pub run_dir: PathBuf,
+    pub card_path: PathBuf,
+    pub card: ModelCard,
+}
+
+const STATE_SCHEMA: &str = "workbench/fer-checkpoint/v1";
+
+/// Everything besides weights and optimiser moments that a resumed run needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointState {
+    schema: String,
+    epochs_done: usize,
+    steps_done: usize,
+    history: Vec<EpochRecord>,
+    best_epoch: usize,
+    best_public_accuracy: f64,
+    plateau_scale: f64,
+    plateau_bad_epochs: usize,
+    stopped_early: bool,
+    wall_time_s: f64,
+    data_sha256: String,
+    finished: bool,
+}
+
+impl CheckpointState {
+    fn fresh(data_sha256: String) -> Self {
+        Self {
+            schema: STATE_SCHEMA.into(),
+            epochs_done: 0,
+            steps_done: 0,
+            history: Vec::new(),
+            best_epoch: 0,
+            best_public_accuracy: f64::NEG_INFINITY,
+            plateau_scale: 1.0,
+            plateau_bad_epochs: 0,
+            stopped_early: false,
+            wall_time_s: 0.0,
+            data_sha256,
+            finished: false,
+        }
+    }
+}
+
+struct RunPaths {
+    dir: PathBuf,
+    checkpoint: PathBuf,
+}
+
+impl RunPaths {
+    fn new(dir: PathBuf) -> Self {
+        Self {
+            checkpoint: dir.join("checkpoint"),
+            dir,
+        }
+    }
+    fn state(&self) -> PathBuf {
+        self.checkpoint.join("state.json")
+    }
+    fn model(&self, epoch: usize) -> PathBuf {
+        self.checkpoint.join(format!("model-e{epoch:03}.bpk"))
+    }
+    fn optim(&self, epoch: usize) -> PathBuf {
+        self.checkpoint.join(format!("optim-e{epoch:03}.bpk"))
+    }
+    fn best(&self) -> PathBuf {
+        self.checkpoint.join("best.bpk")
+    }
+    fn config(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+}
+
+/// The faces a run trains and selects on, after the optional class-balanced subset.
+pub struct RunData {
+    pub training: FaceSet,
+    pub public_test: FaceSet,
+    pub private_test: FaceSet,
+    pub source: data::DataSource,
+    pub skipped: usize,
+}
+
+/// Finds FER2013: `--data`, else the config's path, else the default locations.
+pub fn resolve_data_path(cli: Option<&Path>, config: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = cli.or(config) {
+        return Ok(p.to_path_buf());
+    }
+    DEFAULT_DATA_PATHS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .with_context(|| {
+            format!(
+                "no FER2013 data: pass --data PATH, or put fer2013.csv(.gz) at {} (see datasets/README.md for where to get it)",
+                DEFAULT_DATA_PATHS[0]
+            )
+        })
+}
+
+pub fn load_run_data(path: &Path, experiment: &Experiment, skip_bad_rows: bool) -> Result<RunData> {
+    let spinner = progress::spinner(&format!("reading {}", path.display()));
+    let options = LoadOptions {
+        skip_bad_rows: skip_bad_rows || experiment.data.skip_bad_rows,
+    };
+    let fer: Fer2013 = data::load(path, options)?;
+    spinner.finish_and_clear();
+    if !fer.skipped.is_empty() {
+        eprintln!("skipped {} bad rows of {}:", fer.skipped.len(), path.display());
+        for row in fer.skipped.iter().take(10) {
+            eprintln!("  {}: {}", row.location, row.problem);
+        }
+        if fer.skipped.len() > 10 {
+            eprintln!("  ... and {} more", fer.skipped.len() - 10);
+        }
+    }
+    let subset = |faces: &FaceSet, stream: u64| match experiment.data.subset_per_class {
+        Some(n) => faces.stratified_subset(n, experiment.seed.wrapping_add(stream)),
+        None => faces.clone(),
+    };
+    let run = RunData {
+        training: subset(&fer.training, 0),
+        public_test: subset(&fer.public_test, 1),
+        private_test: subset(&fer.private_test, 2),
+        skipped: fer.skipped.len(),
+        source: fer.source,
+    };
+    for (split, faces) in [
+        (Split::Training, &run.training),
+        (Split::PublicTest, &run.public_test),
+        (Split::PrivateTest, &run.private_test),
+    ] {
+        if faces.is_empty() {
+            bail!("{}: the {split} split is empty; training needs Training and PublicTest, and the card reports PrivateTest", path.display());
+        }
+    }
+    Ok(run)
+}
+
+fn optimizer(experiment: &Experiment) -> ModuleOptimizer {
+    let o = &experiment.optimizer;
+    match o.kind {
+        OptimizerKind::Adamw => AdamWConfig::new().with_weight_decay(o.weight_decay as f32).init(),
+        OptimizerKind::Sgd => SgdConfig::new()
+            .with_momentum(Some(
+                MomentumConfig::new()
+                    .with_momentum(o.momentum)
+                    .with_dampening(0.0)
+                    .with_nesterov(true),
+            ))
+            .with_weight_decay((o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32)))
+            .init(),
+    }
+}
+
+/// Saves the model's inference-mode weights (Burnpack) atomically.
+pub fn save_record(model: &FerNet, path: &Path) -> Result<()> {
+    artifacts::write_atomic_with(path, |tmp| -> Result<()> {
+        model
+            .valid()
+            .into_record()
+            .save(tmp)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    })
+}
+
+fn find_resumable_run(reports_dir: &Path, name: &str) -> Result<PathBuf> {
+    let root = reports_dir.join("fer");
+    let prefix = format!("{name}-");
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir(&root)
+        .with_context(|| format!("{}: no runs to resume", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+                && RunPaths::new(p.clone()).state().is_file()
+        })
+        .collect();
+    candidates.sort();
+    candidates
+        .pop()
+        .with_context(|| format!("no run of {name:?} with a checkpoint under {}", root.display()))
+}
+
+/// Prepares one training batch: augmented, preprocessed faces and their labels.
+fn training_batch(
+    faces: &FaceSet,
+    indices: &[usize],
+    experiment: &Experiment,
+    rng: &mut SplitMix64,
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
+    let prep = experiment.model.preprocessing();
+    let mut inputs = vec![0.0f32; indices.len() * prep.input_len()];
+    let mut augmented = vec![0u8; PIXELS];
+    for (slot, &i) in inputs.chunks_mut(prep.input_len()).zip(indices) {
+        experiment.augment.apply(faces.image(i), &mut augmented, rng);
+        prep.write_input(&augmented, data::SIDE, data::SIDE, slot);
+    }
+    let labels: Vec<i64> = indices.iter().map(|&i| faces.label(i).index() as i64).collect();
+    (
+        prep.batch_tensor(inputs, device),
+        Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
+    )
+}
+
+pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
+    let started = Instant::now();
+    // A resumed run trusts the config saved in its run directory, not the file it started from.
+    let (experiment, paths, resuming) = if options.resume {
+        let dir = match (&options.run_id, &options.config) {
+            (Some(id), _) => options.reports_dir.join("fer").join(id),
+            (None, Some(config)) => {
+                let name = Experiment::load(config)?.name;
+                find_resumable_run(&options.reports_dir, &name)?
+            }
+            (None, None) => bail!("--resume needs --config (to find the latest run) or --run-id"),
+        };
+        let paths = RunPaths::new(dir);
+        if !paths.state().is_file() {
+            bail!("{}: no checkpoint to resume from", paths.state().display());
+        }
+        let experiment = Experiment::load(&paths.config())?;
+        if options.epochs.is_some_and(|e| e != experiment.training.epochs) {
+            bail!(
+                "--epochs cannot change on --resume: the run was planned for {} epochs and its schedule depends on it",
+                experiment.training.epochs
+            );
+        }
+        (experiment, paths, true)
+    } else {
+        let config = options.config.as_deref().context("--config is required (e.g. experiments/fer-mini-xception.toml)")?;
+        let mut experiment = Experiment::load(config)?;
+        if let Some(epochs) = options.epochs {
+            experiment.training.epochs = epochs;
+        }
+        if let Some(data) = &options.data {
+            experiment.data.path = Some(data.clone());
+        }
+        experiment.check().map_err(|m| anyhow::anyhow!("{}: {m}", config.display()))?;
+        let run_id = options.run_id.clone().unwrap_or_else(|| artifacts::new_run_id(&experiment.name));
+        let paths = RunPaths::new(options.reports_dir.join("fer").join(run_id));
+        if paths.state().exists() {
+            bail!("{}: this run already has a checkpoint; use --resume", paths.dir.display());
+        }
+        (experiment, paths, false)
+    };
+    let run_id = paths.dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+
+    let data_path = resolve_data_path(options.data.as_deref(), experiment.data.path.as_deref())?;
+    let data = load_run_data(&data_path, &experiment, options.skip_bad_rows)?;
+
+    let mut state = if resuming {
+        let text = std::fs::read_to_string(paths.state())?;
+        let state: CheckpointState =
+            serde_json::from_str(&text).with_context(|| format!("{}: unreadable checkpoint state", paths.state().display()))?;
+        if state.data_sha256 != data.source.sha256 {
+            bail!(
+                "{}: the data differs from the run's (sha256 {} vs {}); resume with the same file",
+                data_path.display(),
+                data.source.sha256,
+                state.data_sha256
+            );
+        }
+        if state.finished {
+            bail!("run {run_id} already finished; its model is in {}", options.models_dir.display());
+        }
+        state
+    } else {
+        std::fs::create_dir_all(&paths.checkpoint)?;
+        artifacts::write_atomic(&paths.config(), experiment.to_toml().as_bytes())?;
+        CheckpointState::fresh(data.source.sha256.clone())
+    };
+
+    let plain = options.backend.device().map_err(anyhow::Error::msg)?;
+    let device = plain.clone().autodiff();
+    device.seed(experiment.seed);
+    let mut model = experiment.model.init(&device);
+    let mut optim = optimizer(&experiment);
+    if resuming && state.epochs_done > 0 {
+        let record = ModuleRecord::load(paths.model(state.epochs_done))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", paths.model(state.epochs_done).display()))?;
+        model = model.load_record(record).train();
+        optim = optim
+            .load(paths.optim(state.epochs_done))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", paths.optim(state.epochs_done).display()))?;
+        eprintln!("resuming {run_id} after epoch {}/{}", state.epochs_done, experiment.training.epochs);
+    }
+
+    let t = &experiment.training;
+    let steps_per_epoch = data.training.len() / t.batch_size;
+    if steps_per_epoch == 0 {
+        bail!(
+            "{} training faces are fewer than one batch of {}",
+            data.training.len(),
+            t.batch_size
+        );
+    }
+    eprintln!(
+        "training {} ({} parameters) on {} faces, selecting on {} PublicTest faces; run {}",
+        experiment.model.arch.name(),
+        model.parameter_count(),
+        data.training.len(),
+        data.public_test.len(),
+        paths.dir.display()
+    );
+    let loss_fn = CrossEntropyLossConfig::new()
+        .with_smoothing((t.label_smoothing > 0.0).then_some(t.label_smoothing))
+        .init(&device);
+    let prep = experiment.model.preprocessing();
+
+    for epoch in state.epochs_done + 1..=t.epochs {
+        if state.stopped_early {
+            break;
+        }
+        let epoch_start = Instant::now();
+        device.seed(experiment.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
+        let mut order: Vec<usize> = (0..data.training.len()).collect();
+        SplitMix64::for_stream(experiment.seed, 2 * epoch as u64).shuffle(&mut order);
+        let mut aug_rng = SplitMix64::for_stream(experiment.seed, 2 * epoch as u64 + 1);
+
+        let bar = progress::bar(steps_per_epoch as u64, &format!("epoch {epoch}/{}", t.epochs));
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for batch in order.chunks_exact(t.batch_size) {
+            let (images, labels) = training_batch(&data.training, batch, &experiment, &mut aug_rng, &device);
+            let logits = model.forward(images);
+            let loss = loss_fn.forward(logits.clone(), labels.clone());
+            let lr = experiment.learning_rate(state.steps_done, steps_per_epoch, state.plateau_scale);
+            let batch_correct: i64 = logits.argmax(1).reshape([batch.len()]).equal(labels).int().sum().into_scalar();
+            let loss_value: f32 = loss.clone().into_scalar();
+            if !loss_value.is_finite() {
+                bail!("epoch {epoch}: the loss became {loss_value}; lower optimizer.lr (now {lr:.2e})");
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            state.steps_done += 1;
+            loss_sum += loss_value as f64 * batch.len() as f64;
+            correct += batch_correct as usize;
+            seen += batch.len();
+            bar.inc(1);
+            bar.set_message(format!(
+                "loss {:.3} acc {:.1}% lr {lr:.1e}",
+                loss_sum / seen as f64,
+                100.0 * correct as f64 / seen as f64
+            ));
+        }
+        bar.finish_and_clear();
+
+        let valid = model.valid();
+        let eval_bar = progress::bar(data.public_test.len() as u64, "PublicTest");
+        let probs = evaluate::predict(&valid, &data.public_test, &prep, Tta::None, t.eval_batch_size, &plain, &eval_bar);
+        eval_bar.finish_and_clear();
+        let public = Metrics::from_predictions(data.public_test.labels(), &probs);
+
+        let record = EpochRecord {
+            epoch,
+            lr: experiment.learning_rate(state.steps_done.saturating_sub(1), steps_per_epoch, state.plateau_scale),
+            train_loss: loss_sum / seen as f64,
+            train_accuracy: correct as f64 / seen as f64,
+            public_loss: public.loss,
+            public_accuracy: public.accuracy,
+            public_macro_f1: public.macro_f1,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+        };
+        eprintln!(
+            "epoch {epoch:>3}/{}: train loss {:.4} acc {:.2}% | PublicTest loss {:.4} acc {:.2}% | {:.0}s",
+            t.epochs,
+            record.train_loss,
+            100.0 * record.train_accuracy,
+            record.public_loss,
+            100.0 * record.public_accuracy,
+            record.seconds
+        );
+        state.history.push(record);
+
+        if public.accuracy > state.best_public_accuracy {
+            state.best_public_accuracy = public.accuracy;
+            state.best_epoch = epoch;
+            state.plateau_bad_epochs = 0;
+            save_record(&model, &paths.best())?;
+        } else {
+            state.plateau_bad_epochs += 1;
+            if experiment.schedule.kind == ScheduleKind::Plateau
+                && state.plateau_bad_epochs % experiment.schedule.patience.max(1) == 0
+            {
+                state.plateau_scale *= experiment.schedule.factor;
+            }
+            if t.early_stopping_patience > 0 && epoch - state.best_epoch >= t.early_stopping_patience {
+                eprintln!(
+                    "early stop: PublicTest accuracy has not improved for {} epochs (best {:.2}% at epoch {})",
+                    t.early_stopping_patience,
+                    100.0 * state.best_public_accuracy,
+                    state.best_epoch
+                );
+                state.stopped_early = true;
+            }
+        }
+
+        // Weights and optimiser first, then the state that points at them: a kill in between
+        // leaves the previous checkpoint in force.
+        save_record(&model, &paths.model(epoch))?;
+        artifacts::write_atomic_with(&paths.optim(epoch), |tmp| -> Result<()> {
+            optim.save(tmp).map_err(|e| anyhow::anyhow!("{}: {e}", paths.optim(epoch).display()))
+        })?;
+        state.epochs_done = epoch;
+        state.wall_time_s += epoch_start.elapsed().as_secs_f64();
+        artifacts::write_json_atomic(&paths.state(), &state)?;
+        if epoch > 1 {
+            let _ = std::fs::remove_file(paths.model(epoch - 1));
+            let _ = std::fs::remove_file(paths.optim(epoch - 1));
+        }
+        run_report::write_history(&paths.dir, &state.history)?;
+    }
+
+    // Select on PublicTest, then measure PrivateTest once.
+    let best = card::load_weights(&experiment.model, &paths.best(), &plain)?;
+    let mut evals = Vec::new();
+    for (split, faces) in [(Split::PublicTest, &data.public_test), (Split::PrivateTest, &data.private_test)] {
+        let bar = progress::bar(faces.len() as u64, split.usage());
+        let probs = evaluate::predict(&best, faces, &prep, Tta::None, t.eval_batch_size, &plain, &bar);
+        bar.finish_and_clear();
+        let metrics = Metrics::from_predictions(faces.labels(), &probs);
+        eprintln!("{split} (epoch {} selected on PublicTest):\n{}", state.best_epoch, metrics.table());
+        evals.push(EvalRecord {
+            split,
+            tta: Tta::None,
+            metrics,
+            model_card: String::new(),
+            command: options.command.clone(),
+        });
+    }
+
+    let name = &experiment.name;
+    std::fs::create_dir_all(&options.models_dir)?;
+    let weights_path = options.models_dir.join(format!("{name}.bpk"));
+    let card_path = options.models_dir.join(format!("{name}.json"));
+    let card = ModelCard {
+        schema: CARD_SCHEMA.into(),
+        name: name.clone(),
+        weights: format!("{name}.bpk"),
+        labels: Emotion::names(),
+        model: experiment.model.clone(),
+        parameters: best.parameter_count(),
+        input: ModelCard::input_spec(&experiment.model),
+        preprocessing: ModelCard::preprocessing_spec(&experiment.model),
+        metrics: CardMetrics {
+            selected_on: "PublicTest".into(),
+            best_epoch: state.best_epoch,
+            public_test: EvalSummary::new("PublicTest", "none", &evals[0].metrics),
+            private_test: EvalSummary::new("PrivateTest", "none", &evals[1].metrics),
+        },
+        data: DataSpec {
+            source: data.source.clone(),
+            training: data.training.len(),
+            public_test: data.public_test.len(),
+            private_test: data.private_test.len(),
+            subset_per_class: experiment.data.subset_per_class,
+            skipped_rows: data.skipped,
+        },
+        training: TrainingProvenance {
+            run_id: run_id.clone(),
+            config: experiment.to_toml(),
+            seed: experiment.seed,
+            epochs_planned: t.epochs,
+            epochs_run: state.epochs_done,
+            wall_time_s: state.wall_time_s,
+            backend: options.backend.describe(),
+            git_commit: artifacts::git_commit(),
+            workbench_version: env!("CARGO_PKG_VERSION").into(),
+            created: artifacts::utc_rfc3339(),
+            command: options.command.clone(),
+        },
+    };
+    // Weights, then the card that names them: a card never points at missing weights.
+    artifacts::write_atomic(&weights_path, &std::fs::read(paths.best())?)?;
+    artifacts::write_json_atomic(&card_path, &card)?;
+    for eval in &mut evals {
+        eval.model_card = card_path.display().to_string();
+        run_report::write_eval(&paths.dir, eval)?;
+    }
+    run_report::write_index(&paths.dir)?;
+    state.finished = true;
+    artifacts::write_json_atomic(&paths.state(), &state)?;
+    eprintln!(
+        "wrote {} and {} ({:.0}s this session); report {}",
+        weights_path.display(),
+        card_path.display(),
+        started.elapsed().as_secs_f64(),
+        paths.dir.join("index.html").display()
+    );
+    Ok(TrainOutcome {
+        run_dir: paths.dir,
+        card_path,
+        card,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fer::model::ModelConfig;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn saved_then_loaded_weights_give_identical_logits() {
+        for config in [ModelConfig::mini_xception(), ModelConfig::vgg()] {
+            let device = Device::flex().autodiff();
+            device.seed(3);
+            let mut model = config.init(&device);
+            // One optimiser step so weights and BatchNorm statistics leave their initial values.
+            let x = Tensor::<4>::random([8, 1, 48, 48], Distribution::Uniform(-1.0, 1.0), &device);
+            let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 2, 3, 4, 5, 6, 0], [8]), &device);
+            let loss = CrossEntropyLossConfig::new().init(&device).forward(model.forward(x.clone()), labels);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let mut optim = AdamWConfig::new().init();
+            model = optim.step(1e-2, model, grads);
+
+            let plain = Device::flex();
+            let probe = Tensor::<4>::random([5, 1, 48, 48], Distribution::Uniform(-1.0, 1.0), &plain);
+            let before: Vec<f32> = model.valid().forward(probe.clone()).into_data().try_to_vec().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("m.bpk");
+            save_record(&model, &path).unwrap();
+            let loaded = card::load_weights(&config, &path, &plain).unwrap();
+            let after: Vec<f32> = loaded.forward(probe).into_data().try_to_vec().unwrap();
+            assert_eq!(before, after, "{:?}", config.arch);
+        }
+    }
+}

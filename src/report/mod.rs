@@ -1,0 +1,4 @@
+//! Charts and pages shared by every command's report.
+
+pub mod html;
+pub mod plots;

@@ -1,0 +1,244 @@
+//! `workbench train-fer` and `eval-fer` end to end on a seeded sample of the real FER2013:
+//! training beats chance on held-out faces, a killed and resumed run equals an uninterrupted one,
+//! the exported model gives the logits it was trained to, and eval-fer reproduces the card.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use workbench::emotion::Emotion;
+use workbench::fer::card::{self, ModelCard};
+use workbench::fer::data::{self, LoadOptions};
+use workbench::fer::evaluate::{predict, Tta};
+
+const TRAIN_PER_CLASS: usize = 100;
+const TEST_PER_CLASS: usize = 50;
+const EPOCHS: usize = 4;
+
+const CONFIG: &str = r#"
+name = "sample"
+seed = 11
+
+[model]
+arch = "mini_xception"
+input_size = 48
+
+[optimizer]
+kind = "adamw"
+lr = 0.004
+weight_decay = 0.0001
+
+[schedule]
+kind = "cosine"
+min_lr = 0.0004
+
+[training]
+epochs = 4
+batch_size = 32
+eval_batch_size = 128
+
+[augment]
+hflip = true
+max_shift = 2.0
+max_rotation_deg = 5.0
+erasing_prob = 0.2
+"#;
+
+struct Trained {
+    dir: PathBuf,
+    sample: PathBuf,
+    config: PathBuf,
+    card: PathBuf,
+    run_dir: PathBuf,
+}
+
+/// Sample, config and one uninterrupted training run, shared by the tests of this file.
+fn trained() -> Option<&'static Trained> {
+    static RUN: OnceLock<Option<Trained>> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let fer = fer2013()?;
+        let dir = tempfile::tempdir().unwrap().keep();
+        let sample = write_sample(fer, &dir, TRAIN_PER_CLASS, TEST_PER_CLASS, 5);
+        let config = dir.join("sample.toml");
+        std::fs::write(&config, CONFIG).unwrap();
+        let out = train(&dir, &config, &sample, "uninterrupted", &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        Some(Trained {
+            card: dir.join("models-uninterrupted/sample.json"),
+            run_dir: dir.join("reports/fer/uninterrupted"),
+            dir,
+            sample,
+            config,
+        })
+    })
+    .as_ref()
+}
+
+fn train_args(dir: &Path, config: &Path, sample: &Path, run_id: &str) -> Vec<String> {
+    [
+        "train-fer",
+        "--config",
+        s(config),
+        "--data",
+        s(sample),
+        "--run-id",
+        run_id,
+        "--models-dir",
+        s(&dir.join(format!("models-{run_id}"))),
+        "--reports-dir",
+        s(&dir.join("reports")),
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect()
+}
+
+fn train(dir: &Path, config: &Path, sample: &Path, run_id: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = train_args(dir, config, sample, run_id);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    workbench().args(&args).output().unwrap()
+}
+
+fn logits_of(card_path: &Path, faces: &data::FaceSet) -> Vec<[f32; 7]> {
+    let device = burn::prelude::Device::flex();
+    let (card, model) = card::load_model(card_path, &device).unwrap();
+    let bar = indicatif::ProgressBar::hidden();
+    predict(&model, faces, &card.model.preprocessing(), Tta::None, 64, &device, &bar)
+}
+
+#[test]
+fn training_on_the_sample_beats_chance_on_held_out_faces() {
+    let Some(t) = trained() else { return };
+    let card = ModelCard::read(&t.card).unwrap();
+    assert_eq!(card.labels, Emotion::names());
+    assert_eq!(card.parameters, 58_423);
+    assert_eq!(card.data.training, 7 * TRAIN_PER_CLASS);
+    assert_eq!(card.training.epochs_run, EPOCHS);
+    // Balanced classes: chance is 1/7 = 14.3 %. With 350 held-out faces its standard deviation
+    // is 1.9 points, so 22 % is four of them above chance.
+    let public = card.metrics.public_test.accuracy;
+    let private = card.metrics.private_test.accuracy;
+    assert!(public > 0.22, "PublicTest accuracy {public}");
+    assert!(private > 0.22, "PrivateTest accuracy {private}");
+    assert_eq!(card.metrics.private_test.n, 7 * TEST_PER_CLASS);
+}
+
+#[test]
+fn a_killed_and_resumed_run_equals_an_uninterrupted_one() {
+    let Some(t) = trained() else { return };
+    let args = train_args(&t.dir, &t.config, &t.sample, "killed");
+    let state = t.dir.join("reports/fer/killed/checkpoint/state.json");
+    let mut child = workbench().args(&args).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !state.exists() {
+        assert!(Instant::now() < deadline, "no checkpoint after 10 minutes");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its first checkpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert!(saved["epochs_done"].as_u64().unwrap() < EPOCHS as u64, "killed too late to test resume");
+    assert!(!t.dir.join("models-killed/sample.json").exists(), "a killed run left a model card");
+
+    // Changing the plan on resume is refused; resuming as planned finishes the run.
+    let out = train(&t.dir, &t.config, &t.sample, "killed", &["--resume", "--epochs", "9"]);
+    assert!(!out.status.success() && text(&out).contains("--epochs cannot change"), "{}", text(&out));
+    let out = train(&t.dir, &t.config, &t.sample, "killed", &["--resume"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("resuming killed after epoch"), "{}", text(&out));
+
+    let history = |run: &str| std::fs::read_to_string(t.dir.join(format!("reports/fer/{run}/metrics.json"))).unwrap();
+    let strip_seconds = |h: String| -> Vec<serde_json::Value> {
+        let mut v: Vec<serde_json::Value> = serde_json::from_str(&h).unwrap();
+        v.iter_mut().for_each(|r| {
+            r.as_object_mut().unwrap().remove("seconds");
+        });
+        v
+    };
+    assert_eq!(strip_seconds(history("uninterrupted")), strip_seconds(history("killed")));
+    let a = ModelCard::read(&t.card).unwrap();
+    let b = ModelCard::read(&t.dir.join("models-killed/sample.json")).unwrap();
+    assert_eq!(a.metrics, b.metrics);
+    let fer = data::load(&t.sample, LoadOptions::default()).unwrap();
+    assert_eq!(logits_of(&t.card, &fer.private_test), logits_of(&t.dir.join("models-killed/sample.json"), &fer.private_test));
+
+    // A finished run is not resumed again.
+    let out = train(&t.dir, &t.config, &t.sample, "killed", &["--resume"]);
+    assert!(!out.status.success() && text(&out).contains("already finished"), "{}", text(&out));
+}
+
+#[test]
+fn eval_fer_reproduces_the_card_and_reports_every_figure() {
+    let Some(t) = trained() else { return };
+    let card = ModelCard::read(&t.card).unwrap();
+    let reports = t.dir.join("reports");
+    let out = run(&[
+        "eval-fer",
+        "--model",
+        s(&t.card),
+        "--data",
+        s(&t.sample),
+        "--split",
+        "PrivateTest",
+        "--tta",
+        "--reports-dir",
+        s(&reports),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let eval: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.run_dir.join("eval-PrivateTest-none.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(eval["metrics"]["accuracy"].as_f64().unwrap(), card.metrics.private_test.accuracy);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for needle in ["ten_crop", "flip", "macro-F1", "precision", "recall"] {
+        assert!(stdout.contains(needle), "{needle} missing from\n{stdout}");
+    }
+    // Every image the page names exists, and the run's own files are there.
+    let html = std::fs::read_to_string(t.run_dir.join("index.html")).unwrap();
+    let images: Vec<&str> = html.split("<img src=\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+    assert!(images.contains(&"curves.png"), "{images:?}");
+    for tta in ["none", "flip", "ten_crop"] {
+        assert!(images.contains(&format!("confusion-PrivateTest-{tta}.png").as_str()), "{images:?}");
+    }
+    for img in &images {
+        let bytes = std::fs::read(t.run_dir.join(img)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{img} is not a PNG");
+    }
+    for f in ["config.toml", "metrics.json", "eval-PublicTest-none.json"] {
+        assert!(t.run_dir.join(f).is_file(), "{f} missing");
+    }
+}
+
+#[test]
+fn exported_weights_load_to_identical_logits() {
+    let Some(t) = trained() else { return };
+    let fer = data::load(&t.sample, LoadOptions::default()).unwrap();
+    // The exported file is the run's selected checkpoint, byte for byte.
+    assert_eq!(
+        std::fs::read(t.card.with_extension("bpk")).unwrap(),
+        std::fs::read(t.run_dir.join("checkpoint/best.bpk")).unwrap()
+    );
+    // Loading twice, and loading the checkpoint, give the same logits.
+    let a = logits_of(&t.card, &fer.public_test);
+    let b = logits_of(&t.card, &fer.public_test);
+    assert_eq!(a, b);
+    let card = ModelCard::read(&t.card).unwrap();
+    let device = burn::prelude::Device::flex();
+    let best = card::load_weights(&card.model, &t.run_dir.join("checkpoint/best.bpk"), &device).unwrap();
+    let bar = indicatif::ProgressBar::hidden();
+    let c = predict(&best, &fer.public_test, &card.model.preprocessing(), Tta::None, 64, &device, &bar);
+    assert_eq!(a, c);
+    // And they are the numbers the card reports, which are the numbers the in-memory model gave
+    // at the selected epoch during training.
+    let m = workbench::fer::evaluate::Metrics::from_predictions(fer.public_test.labels(), &a);
+    assert_eq!(m.accuracy, card.metrics.public_test.accuracy);
+    let history: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(t.run_dir.join("metrics.json")).unwrap()).unwrap();
+    let at_best = &history[card.metrics.best_epoch - 1];
+    assert_eq!(at_best["public_accuracy"].as_f64().unwrap(), m.accuracy);
+    assert_eq!(at_best["public_loss"].as_f64().unwrap(), m.loss);
+}

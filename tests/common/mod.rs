@@ -1,0 +1,70 @@
+//! Helpers shared by the integration tests: the real data in ../shared (skipped, saying why,
+//! when absent) and running the real binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use workbench::fer::data::{self, FaceSet, Fer2013, LoadOptions, Split};
+
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("WORKBENCH_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+pub fn fer2013_path() -> PathBuf {
+    shared_dir().join("datasets/fer2013/fer2013.csv.gz")
+}
+
+/// The real FER2013, read once per test binary; `None` (with the reason printed) when absent.
+pub fn fer2013() -> Option<&'static Fer2013> {
+    static DATA: OnceLock<Option<Fer2013>> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let path = fer2013_path();
+        if !path.exists() {
+            eprintln!("SKIPPED: {} is absent (the real FER2013 lives in ../shared beside the checkout)", path.display());
+            return None;
+        }
+        Some(data::load(&path, LoadOptions::default()).expect("the real FER2013 loads"))
+    })
+    .as_ref()
+}
+
+/// Writes a seeded, class-balanced sample of the real FER2013 as a canonical CSV.
+pub fn write_sample(fer: &Fer2013, dir: &Path, train: usize, test: usize, seed: u64) -> PathBuf {
+    let path = dir.join("fer2013-sample.csv");
+    let training: FaceSet = fer.training.stratified_subset(train, seed);
+    let public: FaceSet = fer.public_test.stratified_subset(test, seed + 1);
+    let private: FaceSet = fer.private_test.stratified_subset(test, seed + 2);
+    data::write_csv(
+        &path,
+        &[(Split::Training, &training), (Split::PublicTest, &public), (Split::PrivateTest, &private)],
+    )
+    .unwrap();
+    path
+}
+
+pub fn workbench() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_workbench"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+pub fn run(args: &[&str]) -> Output {
+    workbench().args(args).output().expect("the workbench binary runs")
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
