@@ -146,26 +146,32 @@ pub fn heatmap(
 ) -> Result<(), PlotError> {
     let rows = values.len();
     let cols = values.first().map_or(0, |r| r.len());
-    render_png(path, 720, 640, |root| {
+    render_png(path, 720, 660, |root| {
+        use plotters::coord::ranged1d::SegmentValue::{CenterOf, Exact};
+        use plotters::style::text_anchor::{HPos, Pos, VPos};
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(60)
             .y_label_area_size(90)
-            .build_cartesian_2d(0..cols, 0..rows)?;
-        let rl = row_labels.to_vec();
-        let cl = col_labels.to_vec();
+            .build_cartesian_2d((0..cols - 1).into_segmented(), (0..rows - 1).into_segmented())?;
+        // Row 0 is drawn at the top, as in a printed matrix.
+        let label = |labels: &[String], v: &plotters::coord::ranged1d::SegmentValue<usize>, flip: bool| match v {
+            CenterOf(i) => {
+                let i = if flip { rows.saturating_sub(1 + *i) } else { *i };
+                labels.get(i).cloned().unwrap_or_default()
+            }
+            _ => String::new(),
+        };
         chart
             .configure_mesh()
             .disable_mesh()
             .x_desc(x_desc)
             .y_desc(y_desc)
-            .x_labels(cols)
-            .y_labels(rows)
-            .x_label_offset(30)
-            .y_label_offset(-25)
-            .x_label_formatter(&|x| cl.get(*x).cloned().unwrap_or_default())
-            .y_label_formatter(&|y| rl.get(rows.saturating_sub(1 + *y)).cloned().unwrap_or_default())
+            .x_labels(cols + 1)
+            .y_labels(rows + 1)
+            .x_label_formatter(&|v| label(col_labels, v, false))
+            .y_label_formatter(&|v| label(row_labels, v, true))
             .label_style(("sans-serif", 14))
             .draw()?;
         for (r, row) in values.iter().enumerate() {
@@ -173,15 +179,18 @@ pub fn heatmap(
                 let y = rows - 1 - r;
                 let shade = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
                 let fill = RGBColor(shade, shade, 255);
-                chart.draw_series(std::iter::once(Rectangle::new([(c, y), (c + 1, y + 1)], fill.filled())))?;
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(Exact(c), Exact(y)), (Exact(c + 1), Exact(y + 1))],
+                    fill.filled(),
+                )))?;
                 let text_colour = if v > 0.55 { WHITE } else { BLACK };
                 chart.draw_series(std::iter::once(Text::new(
                     format!("{v:.2}"),
-                    (c, y + 1),
-                    ("sans-serif", 15).into_font().color(&text_colour).pos(plotters::style::text_anchor::Pos::new(
-                        plotters::style::text_anchor::HPos::Left,
-                        plotters::style::text_anchor::VPos::Top,
-                    )),
+                    (CenterOf(c), CenterOf(y)),
+                    ("sans-serif", 16)
+                        .into_font()
+                        .color(&text_colour)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
                 )))?;
             }
         }
