@@ -19,7 +19,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Like [`write_atomic`], for writers that insist on a path of their own (Burnpack, plotters):
 /// `write` fills the temporary path, which is then renamed over `path`.
-pub fn write_atomic_with<E>(path: &Path, write: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E>
+pub fn write_atomic_with<E>(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), E>
 where
     E: From<io::Error>,
 {

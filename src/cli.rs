@@ -95,7 +95,12 @@ pub struct EvalFerArgs {
 #[derive(Debug, Args)]
 pub struct BenchFerArgs {
     /// Which networks to time (fresh weights; speed does not depend on them).
-    #[arg(long, value_delimiter = ',', default_value = "mini_xception,vgg", value_name = "ARCH,...")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "mini_xception,vgg",
+        value_name = "ARCH,..."
+    )]
     pub arch: Vec<String>,
     /// Input side in pixels (48 or 64).
     #[arg(long, default_value_t = 48, value_name = "PX")]

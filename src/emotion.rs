@@ -144,7 +144,10 @@ mod tests {
     fn every_mood_has_an_emotion_and_disgust_is_angry() {
         assert_eq!(Emotion::Disgust.mood(), Mood::Angry);
         for mood in Mood::ALL {
-            assert!(Emotion::ALL.iter().any(|e| e.mood() == mood), "{mood} unreachable");
+            assert!(
+                Emotion::ALL.iter().any(|e| e.mood() == mood),
+                "{mood} unreachable"
+            );
         }
     }
 }

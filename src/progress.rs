@@ -19,7 +19,9 @@ pub fn bar(len: u64, prefix: &str) -> ProgressBar {
 
 pub fn spinner(message: &str) -> ProgressBar {
     let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
+    );
     pb.set_message(message.to_string());
     pb.enable_steady_tick(Duration::from_millis(120));
     pb

@@ -63,7 +63,10 @@ fn train_in(dir: &Path, csv: &str, config: &str, extra: &[&str]) -> std::process
 fn assert_no_model(dir: &Path) {
     let models = dir.join("models");
     if models.exists() {
-        let left: Vec<_> = fs::read_dir(&models).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let left: Vec<_> = fs::read_dir(&models)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert!(left.is_empty(), "partial model left behind: {left:?}");
     }
 }
@@ -81,9 +84,18 @@ fn assert_fails_with(out: &std::process::Output, needles: &[&str]) {
 #[test]
 fn each_bad_row_stops_training_with_its_line_and_leaves_no_model() {
     let cases = [
-        (format!("3,{} 7,Training\n", grey(1)), "expected 2304 pixels (48x48), found 2305"),
-        (format!("3,{},Training\n", grey(1).replacen("1", "300", 1)), "pixel 0 is `300`"),
-        (format!("8,{},Training\n", grey(1)), "emotion `8` is not a label 0-6"),
+        (
+            format!("3,{} 7,Training\n", grey(1)),
+            "expected 2304 pixels (48x48), found 2305",
+        ),
+        (
+            format!("3,{},Training\n", grey(1).replacen("1", "300", 1)),
+            "pixel 0 is `300`",
+        ),
+        (
+            format!("8,{},Training\n", grey(1)),
+            "emotion `8` is not a label 0-6",
+        ),
         (format!("3,{},Test\n", grey(1)), "unknown Usage `Test`"),
     ];
     for (bad_row, message) in cases {
@@ -103,9 +115,13 @@ fn skip_bad_rows_counts_them_and_the_card_records_it() {
     assert!(out.status.success(), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("skipped 2 bad rows"), "{stderr}");
-    assert!(stderr.contains("line 10: emotion `9`") && stderr.contains("line 11: expected 2304 pixels"), "{stderr}");
+    assert!(
+        stderr.contains("line 10: emotion `9`") && stderr.contains("line 11: expected 2304 pixels"),
+        "{stderr}"
+    );
     let card: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(dir.path().join("models/tiny.json")).unwrap()).unwrap();
+        serde_json::from_str(&fs::read_to_string(dir.path().join("models/tiny.json")).unwrap())
+            .unwrap();
     assert_eq!(card["data"]["skipped_rows"], 2);
     assert_eq!(card["data"]["training"], 8);
 }
@@ -115,19 +131,51 @@ fn missing_data_and_bad_configs_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("tiny.toml");
     fs::write(&cfg, CONFIG).unwrap();
-    let out = run(&["train-fer", "--config", s(&cfg), "--data", "/nonexistent/fer2013.csv", "--models-dir", s(&dir.path().join("models")), "--reports-dir", s(&dir.path().join("reports"))]);
-    assert_fails_with(&out, &["/nonexistent/fer2013.csv: no such file", "datasets/README.md"]);
+    let out = run(&[
+        "train-fer",
+        "--config",
+        s(&cfg),
+        "--data",
+        "/nonexistent/fer2013.csv",
+        "--models-dir",
+        s(&dir.path().join("models")),
+        "--reports-dir",
+        s(&dir.path().join("reports")),
+    ]);
+    assert_fails_with(
+        &out,
+        &[
+            "/nonexistent/fer2013.csv: no such file",
+            "datasets/README.md",
+        ],
+    );
     assert_no_model(dir.path());
 
-    let out = train_in(dir.path(), &tiny_csv(""), &CONFIG.replace("epochs = 1", "epochs = 1\nepoch = 2"), &[]);
+    let out = train_in(
+        dir.path(),
+        &tiny_csv(""),
+        &CONFIG.replace("epochs = 1", "epochs = 1\nepoch = 2"),
+        &[],
+    );
     assert_fails_with(&out, &["tiny.toml", "unknown field `epoch`"]);
-    let out = train_in(dir.path(), &tiny_csv(""), &CONFIG.replace("lr = 0.001", "lr = 0.0"), &[]);
+    let out = train_in(
+        dir.path(),
+        &tiny_csv(""),
+        &CONFIG.replace("lr = 0.001", "lr = 0.0"),
+        &[],
+    );
     assert_fails_with(&out, &["tiny.toml", "optimizer.lr = 0"]);
-    let out = train_in(dir.path(), &tiny_csv(""), &CONFIG.replace("[model]", "[model]\ninput_size = 50"), &[]);
+    let out = train_in(
+        dir.path(),
+        &tiny_csv(""),
+        &CONFIG.replace("[model]", "[model]\ninput_size = 50"),
+        &[],
+    );
     assert_fails_with(&out, &["model.input_size = 50"]);
     let out = train_in(dir.path(), "label,image\n1,2\n", CONFIG, &[]);
     assert_fails_with(&out, &["fer.csv: not a FER2013 CSV", "label,image"]);
-    let only_training = "emotion,pixels,Usage\n".to_string() + &format!("1,{},Training\n", grey(3)).repeat(8);
+    let only_training =
+        "emotion,pixels,Usage\n".to_string() + &format!("1,{},Training\n", grey(3)).repeat(8);
     let out = train_in(dir.path(), &only_training, CONFIG, &[]);
     assert_fails_with(&out, &["the PublicTest split is empty"]);
     assert_no_model(dir.path());
@@ -138,18 +186,32 @@ fn eval_refuses_unknown_files_and_cards_with_wrong_labels() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("fer.csv");
     fs::write(&data, tiny_csv("")).unwrap();
-    let eval = |card: &Path| run(&["eval-fer", "--model", s(card), "--data", s(&data), "--reports-dir", s(&dir.path().join("reports"))]);
+    let eval = |card: &Path| {
+        run(&[
+            "eval-fer",
+            "--model",
+            s(card),
+            "--data",
+            s(&data),
+            "--reports-dir",
+            s(&dir.path().join("reports")),
+        ])
+    };
 
     assert_fails_with(&eval(&dir.path().join("absent.json")), &["absent.json"]);
     let not_a_card = dir.path().join("text.json");
     fs::write(&not_a_card, "this is not json").unwrap();
-    assert_fails_with(&eval(&not_a_card), &["text.json: not a workbench FER model card"]);
+    assert_fails_with(
+        &eval(&not_a_card),
+        &["text.json: not a workbench FER model card"],
+    );
 
     // Train a real tiny model, then tamper with copies of its card.
     let out = train_in(dir.path(), &tiny_csv(""), CONFIG, &[]);
     assert!(out.status.success(), "{}", text(&out));
     let card_path = dir.path().join("models/tiny.json");
-    let card: serde_json::Value = serde_json::from_str(&fs::read_to_string(&card_path).unwrap()).unwrap();
+    let card: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&card_path).unwrap()).unwrap();
     assert!(eval(&card_path).status.success());
 
     let mut swapped = card.clone();
@@ -157,7 +219,10 @@ fn eval_refuses_unknown_files_and_cards_with_wrong_labels() {
     swapped["labels"][3] = "angry".into();
     let path = dir.path().join("models/swapped.json");
     fs::write(&path, serde_json::to_string(&swapped).unwrap()).unwrap();
-    assert_fails_with(&eval(&path), &["swapped.json: labels", "name emotions wrongly"]);
+    assert_fails_with(
+        &eval(&path),
+        &["swapped.json: labels", "name emotions wrongly"],
+    );
 
     let mut missing = card.clone();
     missing["weights"] = "gone.bpk".into();

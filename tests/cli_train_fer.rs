@@ -96,7 +96,13 @@ fn train_args(dir: &Path, config: &Path, sample: &Path, run_id: &str) -> Vec<Str
     .collect()
 }
 
-fn train(dir: &Path, config: &Path, sample: &Path, run_id: &str, extra: &[&str]) -> std::process::Output {
+fn train(
+    dir: &Path,
+    config: &Path,
+    sample: &Path,
+    run_id: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let mut args = train_args(dir, config, sample, run_id);
     args.extend(extra.iter().map(|a| a.to_string()));
     workbench().args(&args).output().unwrap()
@@ -106,7 +112,15 @@ fn logits_of(card_path: &Path, faces: &data::FaceSet) -> Vec<[f32; 7]> {
     let device = burn::prelude::Device::flex();
     let (card, model) = card::load_model(card_path, &device).unwrap();
     let bar = indicatif::ProgressBar::hidden();
-    predict(&model, faces, &card.model.preprocessing(), Tta::None, EVAL_BATCH, &device, &bar)
+    predict(
+        &model,
+        faces,
+        &card.model.preprocessing(),
+        Tta::None,
+        EVAL_BATCH,
+        &device,
+        &bar,
+    )
 }
 
 #[test]
@@ -135,23 +149,49 @@ fn a_killed_and_resumed_run_equals_an_uninterrupted_one() {
     let deadline = Instant::now() + Duration::from_secs(600);
     while !state.exists() {
         assert!(Instant::now() < deadline, "no checkpoint after 10 minutes");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before its first checkpoint");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its first checkpoint"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
-    assert!(saved["epochs_done"].as_u64().unwrap() < EPOCHS as u64, "killed too late to test resume");
-    assert!(!t.dir.join("models-killed/sample.json").exists(), "a killed run left a model card");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert!(
+        saved["epochs_done"].as_u64().unwrap() < EPOCHS as u64,
+        "killed too late to test resume"
+    );
+    assert!(
+        !t.dir.join("models-killed/sample.json").exists(),
+        "a killed run left a model card"
+    );
 
     // Changing the plan on resume is refused; resuming as planned finishes the run.
-    let out = train(&t.dir, &t.config, &t.sample, "killed", &["--resume", "--epochs", "9"]);
-    assert!(!out.status.success() && text(&out).contains("--epochs cannot change"), "{}", text(&out));
+    let out = train(
+        &t.dir,
+        &t.config,
+        &t.sample,
+        "killed",
+        &["--resume", "--epochs", "9"],
+    );
+    assert!(
+        !out.status.success() && text(&out).contains("--epochs cannot change"),
+        "{}",
+        text(&out)
+    );
     let out = train(&t.dir, &t.config, &t.sample, "killed", &["--resume"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("resuming killed after epoch"), "{}", text(&out));
+    assert!(
+        text(&out).contains("resuming killed after epoch"),
+        "{}",
+        text(&out)
+    );
 
-    let history = |run: &str| std::fs::read_to_string(t.dir.join(format!("reports/fer/{run}/metrics.json"))).unwrap();
+    let history = |run: &str| {
+        std::fs::read_to_string(t.dir.join(format!("reports/fer/{run}/metrics.json"))).unwrap()
+    };
     let strip_seconds = |h: String| -> Vec<serde_json::Value> {
         let mut v: Vec<serde_json::Value> = serde_json::from_str(&h).unwrap();
         v.iter_mut().for_each(|r| {
@@ -159,16 +199,26 @@ fn a_killed_and_resumed_run_equals_an_uninterrupted_one() {
         });
         v
     };
-    assert_eq!(strip_seconds(history("uninterrupted")), strip_seconds(history("killed")));
+    assert_eq!(
+        strip_seconds(history("uninterrupted")),
+        strip_seconds(history("killed"))
+    );
     let a = ModelCard::read(&t.card).unwrap();
     let b = ModelCard::read(&t.dir.join("models-killed/sample.json")).unwrap();
     assert_eq!(a.metrics, b.metrics);
     let fer = data::load(&t.sample, LoadOptions::default()).unwrap();
-    assert_eq!(logits_of(&t.card, &fer.private_test), logits_of(&t.dir.join("models-killed/sample.json"), &fer.private_test));
+    assert_eq!(
+        logits_of(&t.card, &fer.private_test),
+        logits_of(&t.dir.join("models-killed/sample.json"), &fer.private_test)
+    );
 
     // A finished run is not resumed again.
     let out = train(&t.dir, &t.config, &t.sample, "killed", &["--resume"]);
-    assert!(!out.status.success() && text(&out).contains("already finished"), "{}", text(&out));
+    assert!(
+        !out.status.success() && text(&out).contains("already finished"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -193,17 +243,27 @@ fn eval_fer_reproduces_the_card_and_reports_every_figure() {
         &std::fs::read_to_string(t.run_dir.join("eval-PrivateTest-none.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(eval["metrics"]["accuracy"].as_f64().unwrap(), card.metrics.private_test.accuracy);
+    assert_eq!(
+        eval["metrics"]["accuracy"].as_f64().unwrap(),
+        card.metrics.private_test.accuracy
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     for needle in ["ten_crop", "flip", "macro-F1", "precision", "recall"] {
         assert!(stdout.contains(needle), "{needle} missing from\n{stdout}");
     }
     // Every image the page names exists, and the run's own files are there.
     let html = std::fs::read_to_string(t.run_dir.join("index.html")).unwrap();
-    let images: Vec<&str> = html.split("<img src=\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+    let images: Vec<&str> = html
+        .split("<img src=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
     assert!(images.contains(&"curves.png"), "{images:?}");
     for tta in ["none", "flip", "ten_crop"] {
-        assert!(images.contains(&format!("confusion-PrivateTest-{tta}.png").as_str()), "{images:?}");
+        assert!(
+            images.contains(&format!("confusion-PrivateTest-{tta}.png").as_str()),
+            "{images:?}"
+        );
     }
     for img in &images {
         let bytes = std::fs::read(t.run_dir.join(img)).unwrap();
@@ -229,16 +289,26 @@ fn exported_weights_load_to_identical_logits() {
     assert_eq!(a, b);
     let card = ModelCard::read(&t.card).unwrap();
     let device = burn::prelude::Device::flex();
-    let best = card::load_weights(&card.model, &t.run_dir.join("checkpoint/best.bpk"), &device).unwrap();
+    let best =
+        card::load_weights(&card.model, &t.run_dir.join("checkpoint/best.bpk"), &device).unwrap();
     let bar = indicatif::ProgressBar::hidden();
-    let c = predict(&best, &fer.public_test, &card.model.preprocessing(), Tta::None, EVAL_BATCH, &device, &bar);
+    let c = predict(
+        &best,
+        &fer.public_test,
+        &card.model.preprocessing(),
+        Tta::None,
+        EVAL_BATCH,
+        &device,
+        &bar,
+    );
     assert_eq!(a, c);
     // And they are the numbers the card reports, which are the numbers the in-memory model gave
     // at the selected epoch during training.
     let m = workbench::fer::evaluate::Metrics::from_predictions(fer.public_test.labels(), &a);
     assert_eq!(m.accuracy, card.metrics.public_test.accuracy);
     let history: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(t.run_dir.join("metrics.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(t.run_dir.join("metrics.json")).unwrap())
+            .unwrap();
     let at_best = &history[card.metrics.best_epoch - 1];
     assert_eq!(at_best["public_accuracy"].as_f64().unwrap(), m.accuracy);
     assert_eq!(at_best["public_loss"].as_f64().unwrap(), m.loss);

@@ -22,7 +22,11 @@ fn the_real_fer2013_has_the_published_splits_and_classes() {
     assert_eq!(fer.total(), 35_887);
     // The sha256 the model cards record is that of the file as stored.
     let sums = std::fs::read_to_string(shared_dir().join("datasets/fer2013/SHA256SUMS")).unwrap();
-    assert!(sums.contains(&format!("{}  fer2013.csv.gz", fer.source.sha256)), "{}", fer.source.sha256);
+    assert!(
+        sums.contains(&format!("{}  fer2013.csv.gz", fer.source.sha256)),
+        "{}",
+        fer.source.sha256
+    );
     // Known quirk: twelve all-black faces.
     let black = Split::ALL
         .iter()

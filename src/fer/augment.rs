@@ -64,7 +64,9 @@ impl AugmentConfig {
             return;
         }
         let flip = self.hflip && rng.chance(0.5);
-        let angle = rng.uniform(-self.max_rotation_deg, self.max_rotation_deg).to_radians();
+        let angle = rng
+            .uniform(-self.max_rotation_deg, self.max_rotation_deg)
+            .to_radians();
         let zoom = 1.0 + rng.uniform(-self.max_zoom, self.max_zoom);
         let (tx, ty) = (
             rng.uniform(-self.max_shift, self.max_shift),
@@ -183,7 +185,12 @@ mod tests {
         assert_eq!(run(3), run(3));
         assert_ne!(run(3), run(4));
         assert_ne!(run(3), src);
-        assert!(AugmentConfig { max_rotation_deg: 90.0, ..cfg }.check().is_err());
+        assert!(AugmentConfig {
+            max_rotation_deg: 90.0,
+            ..cfg
+        }
+        .check()
+        .is_err());
     }
 
     #[test]

@@ -78,11 +78,18 @@ fn train_rate(config: &ModelConfig, batches: usize, device: &Device) -> f64 {
 
 pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
     let device = options.backend.device().map_err(anyhow::Error::msg)?;
-    let mut runs: Vec<(String, ModelConfig, Option<FerNet>)> =
-        options.models.iter().map(|(n, c)| (n.clone(), c.clone(), None)).collect();
+    let mut runs: Vec<(String, ModelConfig, Option<FerNet>)> = options
+        .models
+        .iter()
+        .map(|(n, c)| (n.clone(), c.clone(), None))
+        .collect();
     if let Some(path) = &options.card {
         let (card, model) = card::load_model(path, &device)?;
-        runs.push((format!("{} (card)", card.name), card.model.clone(), Some(model)));
+        runs.push((
+            format!("{} (card)", card.name),
+            card.model.clone(),
+            Some(model),
+        ));
     }
     let mut results = Vec::new();
     for (name, config, loaded) in runs {
@@ -95,8 +102,20 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
             parameters: model.parameter_count(),
             train_img_per_s_batch64: (options.train_batches > 0)
                 .then(|| train_rate(&config, options.train_batches, &device)),
-            infer_img_per_s_batch1: infer_rate(&model.valid(), 1, side, options.infer_seconds, &device),
-            infer_img_per_s_batch64: infer_rate(&model.valid(), 64, side, options.infer_seconds, &device),
+            infer_img_per_s_batch1: infer_rate(
+                &model.valid(),
+                1,
+                side,
+                options.infer_seconds,
+                &device,
+            ),
+            infer_img_per_s_batch64: infer_rate(
+                &model.valid(),
+                64,
+                side,
+                options.infer_seconds,
+                &device,
+            ),
             backend: options.backend.describe(),
         };
         results.push(result);
@@ -115,7 +134,8 @@ pub fn table(results: &[BenchResult]) -> String {
             r.model,
             r.input_size,
             r.parameters,
-            r.train_img_per_s_batch64.map_or("-".into(), |v| format!("{v:.1}")),
+            r.train_img_per_s_batch64
+                .map_or("-".into(), |v| format!("{v:.1}")),
             r.infer_img_per_s_batch1,
             r.infer_img_per_s_batch64
         );

@@ -111,11 +111,18 @@ pub struct TrainingProvenance {
 #[derive(Debug, thiserror::Error)]
 pub enum CardError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a workbench FER model card: {message}")]
     NotACard { path: PathBuf, message: String },
     #[error("{path}: labels {found:?} do not match the workbench's {expected:?}; this model would name emotions wrongly")]
-    Labels { path: PathBuf, found: Vec<String>, expected: Vec<String> },
+    Labels {
+        path: PathBuf,
+        found: Vec<String>,
+        expected: Vec<String>,
+    },
     #[error("{path}: invalid model settings: {message}")]
     Model { path: PathBuf, message: String },
     #[error("{path}: cannot load the weights: {message}")]
@@ -179,7 +186,10 @@ impl ModelCard {
     }
 
     pub fn weights_path(&self, card_path: &Path) -> PathBuf {
-        card_path.parent().unwrap_or(Path::new(".")).join(&self.weights)
+        card_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&self.weights)
     }
 }
 
@@ -191,7 +201,11 @@ pub fn load_model(card_path: &Path, device: &Device) -> Result<(ModelCard, FerNe
     Ok((card, model))
 }
 
-pub fn load_weights(config: &ModelConfig, weights: &Path, device: &Device) -> Result<FerNet, CardError> {
+pub fn load_weights(
+    config: &ModelConfig,
+    weights: &Path,
+    device: &Device,
+) -> Result<FerNet, CardError> {
     let err = |message: String| CardError::Weights {
         path: weights.into(),
         message,

@@ -122,7 +122,10 @@ fn default_eval_batch_size() -> usize {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path}: {message}")]
@@ -170,14 +173,23 @@ impl Experiment {
             return Err(format!("optimizer.lr = {} (use 0 < lr < 10)", o.lr));
         }
         if !(0.0..1.0).contains(&o.weight_decay) {
-            return Err(format!("optimizer.weight_decay = {} (use 0 <= wd < 1)", o.weight_decay));
+            return Err(format!(
+                "optimizer.weight_decay = {} (use 0 <= wd < 1)",
+                o.weight_decay
+            ));
         }
         if !(0.0..1.0).contains(&o.momentum) {
-            return Err(format!("optimizer.momentum = {} (use 0 <= m < 1)", o.momentum));
+            return Err(format!(
+                "optimizer.momentum = {} (use 0 <= m < 1)",
+                o.momentum
+            ));
         }
         let s = &self.schedule;
         if !(s.min_lr >= 0.0 && s.min_lr <= o.lr) {
-            return Err(format!("schedule.min_lr = {} must lie in 0..=optimizer.lr", s.min_lr));
+            return Err(format!(
+                "schedule.min_lr = {} must lie in 0..=optimizer.lr",
+                s.min_lr
+            ));
         }
         if !(s.factor > 0.0 && s.factor < 1.0) {
             return Err(format!("schedule.factor = {} (use 0 < f < 1)", s.factor));
@@ -193,13 +205,22 @@ impl Experiment {
             ));
         }
         if !(2..=4096).contains(&t.batch_size) {
-            return Err(format!("training.batch_size = {} (use 2..=4096)", t.batch_size));
+            return Err(format!(
+                "training.batch_size = {} (use 2..=4096)",
+                t.batch_size
+            ));
         }
         if !(1..=4096).contains(&t.eval_batch_size) {
-            return Err(format!("training.eval_batch_size = {} (use 1..=4096)", t.eval_batch_size));
+            return Err(format!(
+                "training.eval_batch_size = {} (use 1..=4096)",
+                t.eval_batch_size
+            ));
         }
         if !(0.0..0.5).contains(&t.label_smoothing) {
-            return Err(format!("training.label_smoothing = {} (use 0 <= s < 0.5)", t.label_smoothing));
+            return Err(format!(
+                "training.label_smoothing = {} (use 0 <= s < 0.5)",
+                t.label_smoothing
+            ));
         }
         if self.data.subset_per_class == Some(0) {
             return Err("data.subset_per_class = 0 leaves nothing to train on".into());
@@ -222,7 +243,9 @@ impl Experiment {
             ScheduleKind::Constant => base,
             ScheduleKind::Plateau => (base * plateau_scale).max(s.min_lr),
             ScheduleKind::Cosine => {
-                let total = (self.training.epochs * steps_per_epoch).saturating_sub(warmup).max(1);
+                let total = (self.training.epochs * steps_per_epoch)
+                    .saturating_sub(warmup)
+                    .max(1);
                 let t = ((step - warmup) as f64 / total as f64).min(1.0);
                 s.min_lr + 0.5 * (base - s.min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
             }
@@ -264,8 +287,12 @@ epochs = 10
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         assert!(parse(&MINIMAL.replace("epochs = 10", "epochs = 10\nepoch = 3")).is_err());
-        assert!(parse(&MINIMAL.replace("lr = 0.001", "lr = -1.0")).unwrap_err().contains("optimizer.lr"));
-        assert!(parse(&MINIMAL.replace("name = \"t\"", "name = \"../x\"")).unwrap_err().contains("name"));
+        assert!(parse(&MINIMAL.replace("lr = 0.001", "lr = -1.0"))
+            .unwrap_err()
+            .contains("optimizer.lr"));
+        assert!(parse(&MINIMAL.replace("name = \"t\"", "name = \"../x\""))
+            .unwrap_err()
+            .contains("name"));
         assert!(parse(&MINIMAL.replace("epochs = 10", "epochs = 0")).is_err());
     }
 

@@ -172,7 +172,9 @@ pub enum RowProblem {
     PixelCount(usize),
     #[error("pixel {index} is `{value}`, not a grey level 0-255")]
     PixelValue { index: usize, value: String },
-    #[error("emotion `{0}` is not a label 0-6 (angry, disgust, fear, happy, sad, surprise, neutral)")]
+    #[error(
+        "emotion `{0}` is not a label 0-6 (angry, disgust, fear, happy, sad, surprise, neutral)"
+    )]
     Label(String),
     #[error("unknown Usage `{0}` (expected Training, PublicTest or PrivateTest)")]
     Usage(String),
@@ -193,7 +195,11 @@ pub enum FerDataError {
     #[error("{path}: not a FER2013 CSV: the header is `{found}`, expected the columns emotion, pixels and Usage")]
     BadHeader { path: PathBuf, found: String },
     #[error("{path}:{line}: {problem}")]
-    BadRow { path: PathBuf, line: usize, problem: RowProblem },
+    BadRow {
+        path: PathBuf,
+        line: usize,
+        problem: RowProblem,
+    },
     #[error("{path}: {problem}")]
     BadImage { path: PathBuf, problem: RowProblem },
     #[error("{path}: not the FER2013 image-folder layout: {reason}")]
@@ -409,7 +415,11 @@ fn load_image_folder(root: &Path, options: LoadOptions) -> Result<Fer2013, FerDa
             if !label_dir.is_dir() {
                 continue;
             }
-            let name = label_dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = label_dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             let label = Emotion::from_name(&name).ok_or_else(|| {
                 bad_folder(format!(
                     "`{}` is not an emotion folder (expected {})",
@@ -441,10 +451,19 @@ fn load_image_folder(root: &Path, options: LoadOptions) -> Result<Fer2013, FerDa
                 location: file.display().to_string(),
                 problem: problem.to_string(),
             }),
-            Err(problem) => return Err(FerDataError::BadImage { path: file, problem }),
+            Err(problem) => {
+                return Err(FerDataError::BadImage {
+                    path: file,
+                    problem,
+                })
+            }
         }
     }
-    data.source.sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    data.source.sha256 = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     Ok(data)
 }
 
@@ -457,7 +476,11 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, FerDataError> {
     Ok(entries)
 }
 
-fn decode_folder_image(file: &Path, bytes: &[u8], is_test: bool) -> Result<(Vec<u8>, Split), RowProblem> {
+fn decode_folder_image(
+    file: &Path,
+    bytes: &[u8],
+    is_test: bool,
+) -> Result<(Vec<u8>, Split), RowProblem> {
     let split = if is_test {
         let name = file.file_name().unwrap_or_default().to_string_lossy();
         if name.starts_with("PublicTest_") {
@@ -490,7 +513,13 @@ pub fn write_csv(path: &Path, splits: &[(Split, &FaceSet)]) -> io::Result<()> {
     for (split, faces) in splits {
         for i in 0..faces.len() {
             let pixels: Vec<String> = faces.image(i).iter().map(|p| p.to_string()).collect();
-            writeln!(out, "{},{},{}", faces.label(i).index(), pixels.join(" "), split.usage())?;
+            writeln!(
+                out,
+                "{},{},{}",
+                faces.label(i).index(),
+                pixels.join(" "),
+                split.usage()
+            )?;
         }
     }
     artifacts::write_atomic(path, &out)
@@ -512,20 +541,46 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fer.csv");
         fs::write(&path, text).unwrap();
-        load(&path, LoadOptions { skip_bad_rows: skip })
+        load(
+            &path,
+            LoadOptions {
+                skip_bad_rows: skip,
+            },
+        )
     }
 
     #[test]
     fn each_bad_row_names_its_line_and_problem() {
         let good = row("3", &grey(PIXELS, 7), "Training");
         let cases = [
-            (row("3", &grey(PIXELS - 1, 7), "Training"), "expected 2304 pixels (48x48), found 2303"),
-            (row("3", &format!("{} 256", grey(PIXELS - 1, 7)), "Training"), "pixel 2303 is `256`"),
-            (row("3", &format!("-1 {}", grey(PIXELS - 1, 7)), "Training"), "pixel 0 is `-1`"),
-            (row("7", &grey(PIXELS, 7), "Training"), "emotion `7` is not a label 0-6"),
-            (row("x", &grey(PIXELS, 7), "Training"), "emotion `x` is not a label 0-6"),
-            (row("3", &grey(PIXELS, 7), "Validation"), "unknown Usage `Validation`"),
-            ("3,1 2 3\n".to_string(), "expected 3 comma-separated fields, found 2"),
+            (
+                row("3", &grey(PIXELS - 1, 7), "Training"),
+                "expected 2304 pixels (48x48), found 2303",
+            ),
+            (
+                row("3", &format!("{} 256", grey(PIXELS - 1, 7)), "Training"),
+                "pixel 2303 is `256`",
+            ),
+            (
+                row("3", &format!("-1 {}", grey(PIXELS - 1, 7)), "Training"),
+                "pixel 0 is `-1`",
+            ),
+            (
+                row("7", &grey(PIXELS, 7), "Training"),
+                "emotion `7` is not a label 0-6",
+            ),
+            (
+                row("x", &grey(PIXELS, 7), "Training"),
+                "emotion `x` is not a label 0-6",
+            ),
+            (
+                row("3", &grey(PIXELS, 7), "Validation"),
+                "unknown Usage `Validation`",
+            ),
+            (
+                "3,1 2 3\n".to_string(),
+                "expected 3 comma-separated fields, found 2",
+            ),
         ];
         for (bad, expected) in cases {
             let text = format!("emotion,pixels,Usage\n{good}{good}{bad}{good}");
@@ -541,7 +596,9 @@ mod tests {
 
     #[test]
     fn header_must_name_the_columns() {
-        let err = load_text("label,image\n1,2\n", false).unwrap_err().to_string();
+        let err = load_text("label,image\n1,2\n", false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a FER2013 CSV"), "{err}");
         let err = load_text("", false).unwrap_err().to_string();
         assert!(err.contains("not a FER2013 CSV"), "{err}");
@@ -549,14 +606,20 @@ mod tests {
 
     #[test]
     fn all_rows_bad_is_an_error_even_when_skipping() {
-        let text = format!("emotion,pixels,Usage\n{}", row("9", &grey(PIXELS, 1), "Training"));
+        let text = format!(
+            "emotion,pixels,Usage\n{}",
+            row("9", &grey(PIXELS, 1), "Training")
+        );
         let err = load_text(&text, true).unwrap_err().to_string();
         assert!(err.contains("no faces were read (1 rows skipped)"), "{err}");
     }
 
     #[test]
     fn columns_may_come_in_any_order_and_crlf_is_fine() {
-        let text = format!("Usage,emotion,pixels\r\nPrivateTest,5,{}\r\n", grey(PIXELS, 255));
+        let text = format!(
+            "Usage,emotion,pixels\r\nPrivateTest,5,{}\r\n",
+            grey(PIXELS, 255)
+        );
         let data = load_text(&text, false).unwrap();
         assert_eq!(data.private_test.len(), 1);
         assert_eq!(data.private_test.label(0), Emotion::Surprise);
@@ -572,7 +635,11 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("sample.csv");
-        write_csv(&csv, &[(Split::Training, &faces), (Split::PrivateTest, &faces)]).unwrap();
+        write_csv(
+            &csv,
+            &[(Split::Training, &faces), (Split::PrivateTest, &faces)],
+        )
+        .unwrap();
         let plain = load(&csv, LoadOptions::default()).unwrap();
         assert_eq!(plain.training, faces);
         assert_eq!(plain.private_test, faces);
@@ -594,7 +661,8 @@ mod tests {
                 let label_dir = root.join(split_dir).join(faces.label(k).name());
                 fs::create_dir_all(&label_dir).unwrap();
                 let img = image::GrayImage::from_raw(48, 48, faces.image(k).to_vec()).unwrap();
-                img.save(label_dir.join(format!("{prefix}_{k:03}.png"))).unwrap();
+                img.save(label_dir.join(format!("{prefix}_{k:03}.png")))
+                    .unwrap();
             }
         }
         let folders = load(&root, LoadOptions::default()).unwrap();
@@ -603,9 +671,17 @@ mod tests {
         assert_eq!(folders.private_test.len(), 14);
         assert_eq!(folders.training.class_counts(), faces.class_counts());
         // Same bytes under a folder: the label order differs, the multiset of (image, label) not.
-        let mut a: Vec<(Vec<u8>, Emotion)> = (0..14).map(|k| (faces.image(k).to_vec(), faces.label(k))).collect();
-        let mut b: Vec<(Vec<u8>, Emotion)> =
-            (0..14).map(|k| (folders.training.image(k).to_vec(), folders.training.label(k))).collect();
+        let mut a: Vec<(Vec<u8>, Emotion)> = (0..14)
+            .map(|k| (faces.image(k).to_vec(), faces.label(k)))
+            .collect();
+        let mut b: Vec<(Vec<u8>, Emotion)> = (0..14)
+            .map(|k| {
+                (
+                    folders.training.image(k).to_vec(),
+                    folders.training.label(k),
+                )
+            })
+            .collect();
         a.sort();
         b.sort();
         assert_eq!(a, b);
@@ -614,8 +690,17 @@ mod tests {
         let stray = root.join("test/happy/stray.png");
         image::GrayImage::new(48, 48).save(&stray).unwrap();
         let err = load(&root, LoadOptions::default()).unwrap_err().to_string();
-        assert!(err.contains("stray.png") && err.contains("cannot tell the split"), "{err}");
-        let skipped = load(&root, LoadOptions { skip_bad_rows: true }).unwrap();
+        assert!(
+            err.contains("stray.png") && err.contains("cannot tell the split"),
+            "{err}"
+        );
+        let skipped = load(
+            &root,
+            LoadOptions {
+                skip_bad_rows: true,
+            },
+        )
+        .unwrap();
         assert_eq!(skipped.skipped.len(), 1);
     }
 

@@ -38,9 +38,17 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
     let configured = toml::from_str::<Experiment>(&card.training.config)
         .ok()
         .and_then(|e| e.data.path);
-    let data_path = resolve_data_path(options.data.as_deref(), card_data.as_deref().or(configured.as_deref()))?;
+    let data_path = resolve_data_path(
+        options.data.as_deref(),
+        card_data.as_deref().or(configured.as_deref()),
+    )?;
     let spinner = progress::spinner(&format!("reading {}", data_path.display()));
-    let fer = data::load(&data_path, LoadOptions { skip_bad_rows: options.skip_bad_rows })?;
+    let fer = data::load(
+        &data_path,
+        LoadOptions {
+            skip_bad_rows: options.skip_bad_rows,
+        },
+    )?;
     spinner.finish_and_clear();
     if fer.source.sha256 != card.data.source.sha256 {
         eprintln!(
@@ -52,15 +60,26 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
     }
     let faces = fer.split(options.split);
     if faces.is_empty() {
-        anyhow::bail!("{}: the {} split is empty", data_path.display(), options.split);
+        anyhow::bail!(
+            "{}: the {} split is empty",
+            data_path.display(),
+            options.split
+        );
     }
     let prep = card.model.preprocessing();
-    let modes: &[Tta] = if options.tta { &[Tta::None, Tta::Flip, Tta::TenCrop] } else { &[Tta::None] };
+    let modes: &[Tta] = if options.tta {
+        &[Tta::None, Tta::Flip, Tta::TenCrop]
+    } else {
+        &[Tta::None]
+    };
     let run_dir = options.reports_dir.join("fer").join(&card.training.run_id);
     std::fs::create_dir_all(&run_dir)?;
     let mut results = Vec::new();
     for &tta in modes {
-        let bar = progress::bar(faces.len() as u64, &format!("{} {}", options.split, tta.name()));
+        let bar = progress::bar(
+            faces.len() as u64,
+            &format!("{} {}", options.split, tta.name()),
+        );
         let probs = evaluate::predict(&model, faces, &prep, tta, options.batch_size, &device, &bar);
         bar.finish_and_clear();
         let metrics = Metrics::from_predictions(faces.labels(), &probs);

@@ -64,6 +64,9 @@ pub fn predict(
     device: &Device,
     progress: &ProgressBar,
 ) -> Vec<[f32; Emotion::COUNT]> {
+    if faces.is_empty() {
+        return Vec::new();
+    }
     let views_per_face = tta.views(faces.image(0)).len();
     let faces_per_batch = (batch_size / views_per_face).max(1);
     let mut probs = Vec::with_capacity(faces.len());
@@ -74,11 +77,19 @@ pub fn predict(
         let mut slots = inputs.chunks_mut(prep.input_len());
         for i in start..end {
             for (view, side) in tta.views(faces.image(i)) {
-                prep.write_input(&view, side, side, slots.next().expect("sized for every view"));
+                prep.write_input(
+                    &view,
+                    side,
+                    side,
+                    slots.next().expect("sized for every view"),
+                );
             }
         }
         let logits = model.forward(prep.batch_tensor(inputs, device));
-        let p: Vec<f32> = softmax(logits, 1).into_data().try_to_vec().expect("f32 probabilities");
+        let p: Vec<f32> = softmax(logits, 1)
+            .into_data()
+            .try_to_vec()
+            .expect("f32 probabilities");
         for face in p.chunks(views_per_face * Emotion::COUNT) {
             let mut mean = [0.0f32; Emotion::COUNT];
             for view in face.chunks(Emotion::COUNT) {
@@ -150,7 +161,13 @@ impl Metrics {
                 } else {
                     2.0 * precision * recall / (precision + recall)
                 };
-                ClassMetrics { emotion: e, precision, recall, f1, support }
+                ClassMetrics {
+                    emotion: e,
+                    precision,
+                    recall,
+                    f1,
+                    support,
+                }
             })
             .collect();
         Metrics {
@@ -170,7 +187,13 @@ impl Metrics {
             .map(|row| {
                 let total: usize = row.iter().sum();
                 row.iter()
-                    .map(|&c| if total == 0 { 0.0 } else { c as f64 / total as f64 })
+                    .map(|&c| {
+                        if total == 0 {
+                            0.0
+                        } else {
+                            c as f64 / total as f64
+                        }
+                    })
                     .collect()
             })
             .collect()
@@ -217,12 +240,21 @@ mod tests {
     #[test]
     fn metrics_match_a_hand_computed_case() {
         // true: angry, angry, happy, happy, sad ; predicted: angry, happy, happy, happy, angry
-        let labels = [Emotion::Angry, Emotion::Angry, Emotion::Happy, Emotion::Happy, Emotion::Sad];
+        let labels = [
+            Emotion::Angry,
+            Emotion::Angry,
+            Emotion::Happy,
+            Emotion::Happy,
+            Emotion::Sad,
+        ];
         let probs = [onehot(0), onehot(3), onehot(3), onehot(3), onehot(0)];
         let m = Metrics::from_predictions(&labels, &probs);
         assert_eq!(m.accuracy, 0.6);
         let angry = &m.per_class[0];
-        assert_eq!((angry.precision, angry.recall, angry.support), (0.5, 0.5, 2));
+        assert_eq!(
+            (angry.precision, angry.recall, angry.support),
+            (0.5, 0.5, 2)
+        );
         let happy = &m.per_class[3];
         assert!((happy.precision - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(happy.recall, 1.0);
@@ -231,7 +263,10 @@ mod tests {
         // macro-F1 over all seven classes, absent ones counting 0: (0.5 + 0.8) / 7.
         assert!((m.macro_f1 - 1.3 / 7.0).abs() < 1e-12);
         assert_eq!(m.confusion[4][0], 1);
-        assert_eq!(m.confusion_normalised()[0], vec![0.5, 0.0, 0.0, 0.5, 0.0, 0.0, 0.0]);
+        assert_eq!(
+            m.confusion_normalised()[0],
+            vec![0.5, 0.0, 0.0, 0.5, 0.0, 0.0, 0.0]
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@ use crate::fer::preprocess::{Normalization, Preprocessing};
 use burn::module::{ModuleVisitor, ParamId};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
+};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
@@ -91,17 +93,25 @@ impl ModelConfig {
     /// Parameters are checked before any work starts.
     pub fn check(&self) -> Result<(), String> {
         if self.input_size != 48 && self.input_size != 64 {
-            return Err(format!("model.input_size = {} (use 48 or 64)", self.input_size));
+            return Err(format!(
+                "model.input_size = {} (use 48 or 64)",
+                self.input_size
+            ));
         }
         match self.arch {
-            Arch::MiniXception if !(1..=64).contains(&self.base_channels) => {
-                Err(format!("model.base_channels = {} (use 1..=64)", self.base_channels))
-            }
-            Arch::Vgg if self.vgg_channels.is_empty() || self.vgg_channels.len() > 4 => Err(format!(
-                "model.vgg_channels has {} stages (use 1 to 4)",
-                self.vgg_channels.len()
+            Arch::MiniXception if !(1..=64).contains(&self.base_channels) => Err(format!(
+                "model.base_channels = {} (use 1..=64)",
+                self.base_channels
             )),
-            Arch::Vgg if self.vgg_channels.contains(&0) => Err("model.vgg_channels holds a 0".into()),
+            Arch::Vgg if self.vgg_channels.is_empty() || self.vgg_channels.len() > 4 => {
+                Err(format!(
+                    "model.vgg_channels has {} stages (use 1 to 4)",
+                    self.vgg_channels.len()
+                ))
+            }
+            Arch::Vgg if self.vgg_channels.contains(&0) => {
+                Err("model.vgg_channels holds a 0".into())
+            }
             Arch::Vgg if !(0.0..1.0).contains(&self.dropout) => {
                 Err(format!("model.dropout = {} (use 0 <= p < 1)", self.dropout))
             }
@@ -111,7 +121,9 @@ impl ModelConfig {
 
     pub fn init(&self, device: &Device) -> FerNet {
         match self.arch {
-            Arch::MiniXception => FerNet::MiniXception(MiniXception::new(self.base_channels, device)),
+            Arch::MiniXception => {
+                FerNet::MiniXception(MiniXception::new(self.base_channels, device))
+            }
             Arch::Vgg => FerNet::Vgg(Vgg::new(&self.vgg_channels, self.dropout, device)),
         }
     }
@@ -121,11 +133,14 @@ impl ModelConfig {
 const BN_EPSILON: f64 = 1e-3;
 
 fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
-    BatchNormConfig::new(channels).with_epsilon(BN_EPSILON).init(device)
+    BatchNormConfig::new(channels)
+        .with_epsilon(BN_EPSILON)
+        .init(device)
 }
 
-fn conv(cin: usize, cout: usize, kernel: usize, device: &Device) -> Conv2dConfig {
-    let _ = device;
+/// A bias-free convolution: every one of them is followed by BatchNorm, whose shift makes a bias
+/// redundant (as in the Keras original).
+fn conv(cin: usize, cout: usize, kernel: usize) -> Conv2dConfig {
     Conv2dConfig::new([cin, cout], [kernel, kernel]).with_bias(false)
 }
 
@@ -139,11 +154,11 @@ pub struct SeparableConv {
 impl SeparableConv {
     fn new(cin: usize, cout: usize, device: &Device) -> Self {
         Self {
-            depthwise: conv(cin, cin, 3, device)
+            depthwise: conv(cin, cin, 3)
                 .with_groups(cin)
                 .with_padding(PaddingConfig2d::Same)
                 .init(device),
-            pointwise: conv(cin, cout, 1, device).init(device),
+            pointwise: conv(cin, cout, 1).init(device),
         }
     }
 
@@ -168,7 +183,7 @@ pub struct XceptionModule {
 impl XceptionModule {
     fn new(cin: usize, cout: usize, device: &Device) -> Self {
         Self {
-            shortcut: conv(cin, cout, 1, device).with_stride([2, 2]).init(device),
+            shortcut: conv(cin, cout, 1).with_stride([2, 2]).init(device),
             shortcut_bn: batch_norm(cout, device),
             sep1: SeparableConv::new(cin, cout, device),
             bn1: batch_norm(cout, device),
@@ -207,9 +222,9 @@ impl MiniXception {
     pub fn new(base: usize, device: &Device) -> Self {
         let widths = [base, base * 2, base * 4, base * 8, base * 16];
         Self {
-            conv1: conv(1, base, 3, device).init(device),
+            conv1: conv(1, base, 3).init(device),
             bn1: batch_norm(base, device),
-            conv2: conv(base, base, 3, device).init(device),
+            conv2: conv(base, base, 3).init(device),
             bn2: batch_norm(base, device),
             blocks: widths
                 .windows(2)
@@ -242,7 +257,7 @@ pub struct ConvBnRelu {
 impl ConvBnRelu {
     fn new(cin: usize, cout: usize, device: &Device) -> Self {
         Self {
-            conv: conv(cin, cout, 3, device)
+            conv: conv(cin, cout, 3)
                 .with_padding(PaddingConfig2d::Same)
                 .init(device),
             bn: batch_norm(cout, device),
@@ -332,7 +347,12 @@ impl FerNet {
     pub fn parameter_count(&self) -> usize {
         struct BnStats(usize);
         impl ModuleVisitor for BnStats {
-            fn visit_float_with_path<const D: usize>(&mut self, path: &[String], _: ParamId, t: &Tensor<D>) {
+            fn visit_float_with_path<const D: usize>(
+                &mut self,
+                path: &[String],
+                _: ParamId,
+                t: &Tensor<D>,
+            ) {
                 if path.last().is_some_and(|p| p == "gamma") {
                     self.0 += 2 * t.shape().num_elements();
                 }

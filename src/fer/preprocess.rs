@@ -47,7 +47,11 @@ impl Preprocessing {
     /// Resizes a `width`×`height` grey crop to the input size and normalises it into `out`
     /// (length `input_size²`, row-major).
     pub fn write_input(&self, grey: &[u8], width: usize, height: usize, out: &mut [f32]) {
-        assert_eq!(grey.len(), width * height, "crop buffer does not match its size");
+        assert_eq!(
+            grey.len(),
+            width * height,
+            "crop buffer does not match its size"
+        );
         assert_eq!(out.len(), self.input_len());
         let side = self.input_size;
         if width == side && height == side {
@@ -94,7 +98,13 @@ impl Preprocessing {
     }
 }
 
-fn box_downsample(grey: &[u8], width: usize, height: usize, kx: usize, ky: usize) -> (Vec<f32>, usize, usize) {
+fn box_downsample(
+    grey: &[u8],
+    width: usize,
+    height: usize,
+    kx: usize,
+    ky: usize,
+) -> (Vec<f32>, usize, usize) {
     let (w, h) = (width / kx, height / ky);
     let norm = 1.0 / (kx * ky) as f32;
     let mut out = vec![0.0f32; w * h];
@@ -117,7 +127,10 @@ mod tests {
 
     #[test]
     fn identity_size_only_normalises() {
-        let p = Preprocessing { input_size: 2, normalization: Normalization::MinusOneToOne };
+        let p = Preprocessing {
+            input_size: 2,
+            normalization: Normalization::MinusOneToOne,
+        };
         let mut out = [0.0; 4];
         p.write_input(&[0, 255, 127, 128], 2, 2, &mut out);
         assert_eq!(out[0], -1.0);
@@ -127,13 +140,21 @@ mod tests {
 
     #[test]
     fn resizing_keeps_a_flat_image_flat_and_gradients_monotone() {
-        let p = Preprocessing { input_size: 64, normalization: Normalization::ZeroToOne };
+        let p = Preprocessing {
+            input_size: 64,
+            normalization: Normalization::ZeroToOne,
+        };
         let mut out = vec![0.0; 64 * 64];
         p.write_input(&[51u8; 48 * 48], 48, 48, &mut out);
         assert!(out.iter().all(|v| (v - 0.2).abs() < 1e-6));
 
-        let ramp: Vec<u8> = (0..200 * 100).map(|i| ((i % 200) * 255 / 199) as u8).collect();
-        let p = Preprocessing { input_size: 48, normalization: Normalization::ZeroToOne };
+        let ramp: Vec<u8> = (0..200 * 100)
+            .map(|i| ((i % 200) * 255 / 199) as u8)
+            .collect();
+        let p = Preprocessing {
+            input_size: 48,
+            normalization: Normalization::ZeroToOne,
+        };
         let mut out = vec![0.0; 48 * 48];
         p.write_input(&ramp, 200, 100, &mut out);
         for row in out.chunks(48) {

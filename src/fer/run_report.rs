@@ -83,7 +83,11 @@ pub fn write_eval(dir: &Path, eval: &EvalRecord) -> Result<()> {
     let stem = EvalRecord::stem(eval.split, eval.tta);
     artifacts::write_json_atomic(&dir.join(format!("{stem}.json")), eval)?;
     plots::heatmap(
-        &dir.join(format!("confusion-{}-{}.png", eval.split.usage(), eval.tta.name())),
+        &dir.join(format!(
+            "confusion-{}-{}.png",
+            eval.split.usage(),
+            eval.tta.name()
+        )),
         &format!(
             "{} (TTA {}): accuracy {:.2} %",
             eval.split,
@@ -106,7 +110,10 @@ fn read_evals(dir: &Path) -> Result<Vec<EvalRecord>> {
             let path = dir.join(format!("{}.json", EvalRecord::stem(split, tta)));
             if path.is_file() {
                 let text = std::fs::read_to_string(&path)?;
-                evals.push(serde_json::from_str(&text).with_context(|| format!("{}: unreadable", path.display()))?);
+                evals.push(
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("{}: unreadable", path.display()))?,
+                );
             }
         }
     }
@@ -115,7 +122,11 @@ fn read_evals(dir: &Path) -> Result<Vec<EvalRecord>> {
 
 /// Rebuilds `index.html` from the files in the run directory.
 pub fn write_index(dir: &Path) -> Result<()> {
-    let run_id = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let run_id = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
     let mut page = Page::new(&format!("FER run {run_id}"));
     let history: Vec<EpochRecord> = match std::fs::read_to_string(dir.join(HISTORY)) {
         Ok(text) => serde_json::from_str(&text)?,
@@ -137,7 +148,16 @@ pub fn write_index(dir: &Path) -> Result<()> {
                 ]
             })
             .collect();
-        page.table(&["split", "test-time augmentation", "faces", "accuracy", "macro-F1"], &rows);
+        page.table(
+            &[
+                "split",
+                "test-time augmentation",
+                "faces",
+                "accuracy",
+                "macro-F1",
+            ],
+            &rows,
+        );
         page.muted("The epoch was selected on PublicTest; PrivateTest is measured once, on that epoch's weights.");
     }
 
@@ -160,13 +180,25 @@ pub fn write_index(dir: &Path) -> Result<()> {
             })
             .collect();
         page.table(
-            &["epoch", "lr", "train loss", "train acc", "PublicTest loss", "PublicTest acc", "PublicTest macro-F1", "seconds"],
+            &[
+                "epoch",
+                "lr",
+                "train loss",
+                "train acc",
+                "PublicTest loss",
+                "PublicTest acc",
+                "PublicTest macro-F1",
+                "seconds",
+            ],
             &rows,
         );
     }
 
     for e in &evals {
-        page.heading(2, &format!("{} — test-time augmentation: {}", e.split, e.tta.name()));
+        page.heading(
+            2,
+            &format!("{} — test-time augmentation: {}", e.split, e.tta.name()),
+        );
         page.paragraph(&format!(
             "accuracy {:.2} %, macro-F1 {:.4}, on {} faces; model card {}",
             100.0 * e.metrics.accuracy,

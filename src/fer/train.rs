@@ -8,7 +8,9 @@
 use crate::artifacts;
 use crate::backend::Backend;
 use crate::emotion::Emotion;
-use crate::fer::card::{self, CardMetrics, DataSpec, EvalSummary, ModelCard, TrainingProvenance, CARD_SCHEMA};
+use crate::fer::card::{
+    self, CardMetrics, DataSpec, EvalSummary, ModelCard, TrainingProvenance, CARD_SCHEMA,
+};
 use crate::fer::config::{Experiment, OptimizerKind, ScheduleKind};
 use crate::fer::data::{self, FaceSet, Fer2013, LoadOptions, Split, PIXELS};
 use crate::fer::evaluate::{self, Metrics, Tta};
@@ -83,7 +85,8 @@ impl CheckpointState {
             steps_done: 0,
             history: Vec::new(),
             best_epoch: 0,
-            best_public_accuracy: f64::NEG_INFINITY,
+            // Below any accuracy; JSON has no infinities.
+            best_public_accuracy: -1.0,
             plateau_scale: 1.0,
             plateau_bad_epochs: 0,
             stopped_early: false,
@@ -157,7 +160,11 @@ pub fn load_run_data(path: &Path, experiment: &Experiment, skip_bad_rows: bool) 
     let fer: Fer2013 = data::load(path, options)?;
     spinner.finish_and_clear();
     if !fer.skipped.is_empty() {
-        eprintln!("skipped {} bad rows of {}:", fer.skipped.len(), path.display());
+        eprintln!(
+            "skipped {} bad rows of {}:",
+            fer.skipped.len(),
+            path.display()
+        );
         for row in fer.skipped.iter().take(10) {
             eprintln!("  {}: {}", row.location, row.problem);
         }
@@ -191,7 +198,9 @@ pub fn load_run_data(path: &Path, experiment: &Experiment, skip_bad_rows: bool) 
 fn optimizer(experiment: &Experiment) -> ModuleOptimizer {
     let o = &experiment.optimizer;
     match o.kind {
-        OptimizerKind::Adamw => AdamWConfig::new().with_weight_decay(o.weight_decay as f32).init(),
+        OptimizerKind::Adamw => AdamWConfig::new()
+            .with_weight_decay(o.weight_decay as f32)
+            .init(),
         OptimizerKind::Sgd => SgdConfig::new()
             .with_momentum(Some(
                 MomentumConfig::new()
@@ -199,7 +208,9 @@ fn optimizer(experiment: &Experiment) -> ModuleOptimizer {
                     .with_dampening(0.0)
                     .with_nesterov(true),
             ))
-            .with_weight_decay((o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32)))
+            .with_weight_decay(
+                (o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32)),
+            )
             .init(),
     }
 }
@@ -222,15 +233,19 @@ fn find_resumable_run(reports_dir: &Path, name: &str) -> Result<PathBuf> {
         .with_context(|| format!("{}: no runs to resume", root.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
-                && RunPaths::new(p.clone()).state().is_file()
+            let unfinished = std::fs::read_to_string(RunPaths::new(p.clone()).state())
+                .ok()
+                .and_then(|text| serde_json::from_str::<CheckpointState>(&text).ok())
+                .is_some_and(|state| !state.finished);
+            unfinished
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
         })
         .collect();
     candidates.sort();
     candidates
         .pop()
-        .with_context(|| format!("no run of {name:?} with a checkpoint under {}", root.display()))
+        .with_context(|| format!("no unfinished run of {name:?} under {}", root.display()))
 }
 
 /// Prepares one training batch: augmented, preprocessed faces and their labels.
@@ -245,20 +260,25 @@ fn training_batch(
     let mut inputs = vec![0.0f32; indices.len() * prep.input_len()];
     let mut augmented = vec![0u8; PIXELS];
     for (slot, &i) in inputs.chunks_mut(prep.input_len()).zip(indices) {
-        experiment.augment.apply(faces.image(i), &mut augmented, rng);
+        experiment
+            .augment
+            .apply(faces.image(i), &mut augmented, rng);
         prep.write_input(&augmented, data::SIDE, data::SIDE, slot);
     }
-    let labels: Vec<i64> = indices.iter().map(|&i| faces.label(i).index() as i64).collect();
+    let labels: Vec<i64> = indices
+        .iter()
+        .map(|&i| faces.label(i).index() as i64)
+        .collect();
     (
         prep.batch_tensor(inputs, device),
         Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
     )
 }
 
-pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
-    let started = Instant::now();
-    // A resumed run trusts the config saved in its run directory, not the file it started from.
-    let (experiment, paths, resuming) = if options.resume {
+/// The experiment and run directory of this invocation. A resumed run trusts the config saved
+/// in its run directory, not the file it started from.
+fn open_run(options: &TrainOptions) -> Result<(Experiment, RunPaths, bool)> {
+    if options.resume {
         let dir = match (&options.run_id, &options.config) {
             (Some(id), _) => options.reports_dir.join("fer").join(id),
             (None, Some(config)) => {
@@ -272,15 +292,21 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
             bail!("{}: no checkpoint to resume from", paths.state().display());
         }
         let experiment = Experiment::load(&paths.config())?;
-        if options.epochs.is_some_and(|e| e != experiment.training.epochs) {
+        if options
+            .epochs
+            .is_some_and(|e| e != experiment.training.epochs)
+        {
             bail!(
                 "--epochs cannot change on --resume: the run was planned for {} epochs and its schedule depends on it",
                 experiment.training.epochs
             );
         }
-        (experiment, paths, true)
+        Ok((experiment, paths, true))
     } else {
-        let config = options.config.as_deref().context("--config is required (e.g. experiments/fer-mini-xception.toml)")?;
+        let config = options
+            .config
+            .as_deref()
+            .context("--config is required (e.g. experiments/fer-mini-xception.toml)")?;
         let mut experiment = Experiment::load(config)?;
         if let Some(epochs) = options.epochs {
             experiment.training.epochs = epochs;
@@ -288,23 +314,92 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
         if let Some(data) = &options.data {
             experiment.data.path = Some(data.clone());
         }
-        experiment.check().map_err(|m| anyhow::anyhow!("{}: {m}", config.display()))?;
-        let run_id = options.run_id.clone().unwrap_or_else(|| artifacts::new_run_id(&experiment.name));
+        experiment
+            .check()
+            .map_err(|m| anyhow::anyhow!("{}: {m}", config.display()))?;
+        let run_id = options
+            .run_id
+            .clone()
+            .unwrap_or_else(|| artifacts::new_run_id(&experiment.name));
         let paths = RunPaths::new(options.reports_dir.join("fer").join(run_id));
         if paths.state().exists() {
-            bail!("{}: this run already has a checkpoint; use --resume", paths.dir.display());
+            bail!(
+                "{}: this run already has a checkpoint; use --resume",
+                paths.dir.display()
+            );
         }
-        (experiment, paths, false)
-    };
-    let run_id = paths.dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        Ok((experiment, paths, false))
+    }
+}
+
+/// The card of the selected model: what it is, how good, and where it came from.
+fn model_card(
+    experiment: &Experiment,
+    state: &CheckpointState,
+    data: &RunData,
+    evals: &[EvalRecord],
+    parameters: usize,
+    options: &TrainOptions,
+    run_id: &str,
+) -> ModelCard {
+    let name = &experiment.name;
+    let t = &experiment.training;
+    ModelCard {
+        schema: CARD_SCHEMA.into(),
+        name: name.clone(),
+        weights: format!("{name}.bpk"),
+        labels: Emotion::names(),
+        model: experiment.model.clone(),
+        parameters,
+        input: ModelCard::input_spec(&experiment.model),
+        preprocessing: ModelCard::preprocessing_spec(&experiment.model),
+        metrics: CardMetrics {
+            selected_on: "PublicTest".into(),
+            best_epoch: state.best_epoch,
+            public_test: EvalSummary::new("PublicTest", "none", &evals[0].metrics),
+            private_test: EvalSummary::new("PrivateTest", "none", &evals[1].metrics),
+        },
+        data: DataSpec {
+            source: data.source.clone(),
+            training: data.training.len(),
+            public_test: data.public_test.len(),
+            private_test: data.private_test.len(),
+            subset_per_class: experiment.data.subset_per_class,
+            skipped_rows: data.skipped,
+        },
+        training: TrainingProvenance {
+            run_id: run_id.into(),
+            config: experiment.to_toml(),
+            seed: experiment.seed,
+            epochs_planned: t.epochs,
+            epochs_run: state.epochs_done,
+            wall_time_s: state.wall_time_s,
+            backend: options.backend.describe(),
+            git_commit: artifacts::git_commit(),
+            workbench_version: env!("CARGO_PKG_VERSION").into(),
+            created: artifacts::utc_rfc3339(),
+            command: options.command.clone(),
+        },
+    }
+}
+
+pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
+    let started = Instant::now();
+    let (experiment, paths, resuming) = open_run(options)?;
+    let run_id = paths
+        .dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
 
     let data_path = resolve_data_path(options.data.as_deref(), experiment.data.path.as_deref())?;
     let data = load_run_data(&data_path, &experiment, options.skip_bad_rows)?;
 
     let mut state = if resuming {
         let text = std::fs::read_to_string(paths.state())?;
-        let state: CheckpointState =
-            serde_json::from_str(&text).with_context(|| format!("{}: unreadable checkpoint state", paths.state().display()))?;
+        let state: CheckpointState = serde_json::from_str(&text)
+            .with_context(|| format!("{}: unreadable checkpoint state", paths.state().display()))?;
         if state.data_sha256 != data.source.sha256 {
             bail!(
                 "{}: the data differs from the run's (sha256 {} vs {}); resume with the same file",
@@ -314,7 +409,10 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
             );
         }
         if state.finished {
-            bail!("run {run_id} already finished; its model is in {}", options.models_dir.display());
+            bail!(
+                "run {run_id} already finished; its model is in {}",
+                options.models_dir.display()
+            );
         }
         state
     } else {
@@ -335,7 +433,10 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
         optim = optim
             .load(paths.optim(state.epochs_done))
             .map_err(|e| anyhow::anyhow!("{}: {e}", paths.optim(state.epochs_done).display()))?;
-        eprintln!("resuming {run_id} after epoch {}/{}", state.epochs_done, experiment.training.epochs);
+        eprintln!(
+            "resuming {run_id} after epoch {}/{}",
+            state.epochs_done, experiment.training.epochs
+        );
     }
 
     let t = &experiment.training;
@@ -370,14 +471,25 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
         SplitMix64::for_stream(experiment.seed, 2 * epoch as u64).shuffle(&mut order);
         let mut aug_rng = SplitMix64::for_stream(experiment.seed, 2 * epoch as u64 + 1);
 
-        let bar = progress::bar(steps_per_epoch as u64, &format!("epoch {epoch}/{}", t.epochs));
+        let bar = progress::bar(
+            steps_per_epoch as u64,
+            &format!("epoch {epoch}/{}", t.epochs),
+        );
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for batch in order.chunks_exact(t.batch_size) {
-            let (images, labels) = training_batch(&data.training, batch, &experiment, &mut aug_rng, &device);
+            let (images, labels) =
+                training_batch(&data.training, batch, &experiment, &mut aug_rng, &device);
             let logits = model.forward(images);
             let loss = loss_fn.forward(logits.clone(), labels.clone());
-            let lr = experiment.learning_rate(state.steps_done, steps_per_epoch, state.plateau_scale);
-            let batch_correct: i64 = logits.argmax(1).reshape([batch.len()]).equal(labels).int().sum().into_scalar();
+            let lr =
+                experiment.learning_rate(state.steps_done, steps_per_epoch, state.plateau_scale);
+            let batch_correct: i64 = logits
+                .argmax(1)
+                .reshape([batch.len()])
+                .equal(labels)
+                .int()
+                .sum()
+                .into_scalar();
             let loss_value: f32 = loss.clone().into_scalar();
             if !loss_value.is_finite() {
                 bail!("epoch {epoch}: the loss became {loss_value}; lower optimizer.lr (now {lr:.2e})");
@@ -399,13 +511,25 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
 
         let valid = model.valid();
         let eval_bar = progress::bar(data.public_test.len() as u64, "PublicTest");
-        let probs = evaluate::predict(&valid, &data.public_test, &prep, Tta::None, t.eval_batch_size, &plain, &eval_bar);
+        let probs = evaluate::predict(
+            &valid,
+            &data.public_test,
+            &prep,
+            Tta::None,
+            t.eval_batch_size,
+            &plain,
+            &eval_bar,
+        );
         eval_bar.finish_and_clear();
         let public = Metrics::from_predictions(data.public_test.labels(), &probs);
 
         let record = EpochRecord {
             epoch,
-            lr: experiment.learning_rate(state.steps_done.saturating_sub(1), steps_per_epoch, state.plateau_scale),
+            lr: experiment.learning_rate(
+                state.steps_done.saturating_sub(1),
+                steps_per_epoch,
+                state.plateau_scale,
+            ),
             train_loss: loss_sum / seen as f64,
             train_accuracy: correct as f64 / seen as f64,
             public_loss: public.loss,
@@ -436,7 +560,9 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
             {
                 state.plateau_scale *= experiment.schedule.factor;
             }
-            if t.early_stopping_patience > 0 && epoch - state.best_epoch >= t.early_stopping_patience {
+            if t.early_stopping_patience > 0
+                && epoch - state.best_epoch >= t.early_stopping_patience
+            {
                 eprintln!(
                     "early stop: PublicTest accuracy has not improved for {} epochs (best {:.2}% at epoch {})",
                     t.early_stopping_patience,
@@ -451,7 +577,9 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
         // leaves the previous checkpoint in force.
         save_record(&model, &paths.model(epoch))?;
         artifacts::write_atomic_with(&paths.optim(epoch), |tmp| -> Result<()> {
-            optim.save(tmp).map_err(|e| anyhow::anyhow!("{}: {e}", paths.optim(epoch).display()))
+            optim
+                .save(tmp)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", paths.optim(epoch).display()))
         })?;
         state.epochs_done = epoch;
         state.wall_time_s += epoch_start.elapsed().as_secs_f64();
@@ -466,12 +594,27 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
     // Select on PublicTest, then measure PrivateTest once.
     let best = card::load_weights(&experiment.model, &paths.best(), &plain)?;
     let mut evals = Vec::new();
-    for (split, faces) in [(Split::PublicTest, &data.public_test), (Split::PrivateTest, &data.private_test)] {
+    for (split, faces) in [
+        (Split::PublicTest, &data.public_test),
+        (Split::PrivateTest, &data.private_test),
+    ] {
         let bar = progress::bar(faces.len() as u64, split.usage());
-        let probs = evaluate::predict(&best, faces, &prep, Tta::None, t.eval_batch_size, &plain, &bar);
+        let probs = evaluate::predict(
+            &best,
+            faces,
+            &prep,
+            Tta::None,
+            t.eval_batch_size,
+            &plain,
+            &bar,
+        );
         bar.finish_and_clear();
         let metrics = Metrics::from_predictions(faces.labels(), &probs);
-        eprintln!("{split} (epoch {} selected on PublicTest):\n{}", state.best_epoch, metrics.table());
+        eprintln!(
+            "{split} (epoch {} selected on PublicTest):\n{}",
+            state.best_epoch,
+            metrics.table()
+        );
         evals.push(EvalRecord {
             split,
             tta: Tta::None,
@@ -485,43 +628,15 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
     std::fs::create_dir_all(&options.models_dir)?;
     let weights_path = options.models_dir.join(format!("{name}.bpk"));
     let card_path = options.models_dir.join(format!("{name}.json"));
-    let card = ModelCard {
-        schema: CARD_SCHEMA.into(),
-        name: name.clone(),
-        weights: format!("{name}.bpk"),
-        labels: Emotion::names(),
-        model: experiment.model.clone(),
-        parameters: best.parameter_count(),
-        input: ModelCard::input_spec(&experiment.model),
-        preprocessing: ModelCard::preprocessing_spec(&experiment.model),
-        metrics: CardMetrics {
-            selected_on: "PublicTest".into(),
-            best_epoch: state.best_epoch,
-            public_test: EvalSummary::new("PublicTest", "none", &evals[0].metrics),
-            private_test: EvalSummary::new("PrivateTest", "none", &evals[1].metrics),
-        },
-        data: DataSpec {
-            source: data.source.clone(),
-            training: data.training.len(),
-            public_test: data.public_test.len(),
-            private_test: data.private_test.len(),
-            subset_per_class: experiment.data.subset_per_class,
-            skipped_rows: data.skipped,
-        },
-        training: TrainingProvenance {
-            run_id: run_id.clone(),
-            config: experiment.to_toml(),
-            seed: experiment.seed,
-            epochs_planned: t.epochs,
-            epochs_run: state.epochs_done,
-            wall_time_s: state.wall_time_s,
-            backend: options.backend.describe(),
-            git_commit: artifacts::git_commit(),
-            workbench_version: env!("CARGO_PKG_VERSION").into(),
-            created: artifacts::utc_rfc3339(),
-            command: options.command.clone(),
-        },
-    };
+    let card = model_card(
+        &experiment,
+        &state,
+        &data,
+        &evals,
+        best.parameter_count(),
+        options,
+        &run_id,
+    );
     // Weights, then the card that names them: a card never points at missing weights.
     artifacts::write_atomic(&weights_path, &std::fs::read(paths.best())?)?;
     artifacts::write_json_atomic(&card_path, &card)?;
@@ -560,15 +675,26 @@ mod tests {
             let mut model = config.init(&device);
             // One optimiser step so weights and BatchNorm statistics leave their initial values.
             let x = Tensor::<4>::random([8, 1, 48, 48], Distribution::Uniform(-1.0, 1.0), &device);
-            let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 2, 3, 4, 5, 6, 0], [8]), &device);
-            let loss = CrossEntropyLossConfig::new().init(&device).forward(model.forward(x.clone()), labels);
+            let labels = Tensor::<1, Int>::from_data(
+                TensorData::new(vec![0i64, 1, 2, 3, 4, 5, 6, 0], [8]),
+                &device,
+            );
+            let loss = CrossEntropyLossConfig::new()
+                .init(&device)
+                .forward(model.forward(x.clone()), labels);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             let mut optim = AdamWConfig::new().init();
             model = optim.step(1e-2, model, grads);
 
             let plain = Device::flex();
-            let probe = Tensor::<4>::random([5, 1, 48, 48], Distribution::Uniform(-1.0, 1.0), &plain);
-            let before: Vec<f32> = model.valid().forward(probe.clone()).into_data().try_to_vec().unwrap();
+            let probe =
+                Tensor::<4>::random([5, 1, 48, 48], Distribution::Uniform(-1.0, 1.0), &plain);
+            let before: Vec<f32> = model
+                .valid()
+                .forward(probe.clone())
+                .into_data()
+                .try_to_vec()
+                .unwrap();
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("m.bpk");
             save_record(&model, &path).unwrap();

@@ -14,7 +14,10 @@ pub enum PlotError {
     #[error("{path}: cannot draw the chart: {message}")]
     Draw { path: String, message: String },
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 fn ensure_font() {
@@ -28,7 +31,9 @@ fn ensure_font() {
 /// Renders with `draw` on a `width`×`height` canvas and writes a PNG to `path` atomically.
 pub fn render_png<F>(path: &Path, width: u32, height: u32, draw: F) -> Result<(), PlotError>
 where
-    F: FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<(), Box<dyn std::error::Error>>,
+    F: FnOnce(
+        &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    ) -> Result<(), Box<dyn std::error::Error>>,
 {
     ensure_font();
     let shown = path.display().to_string();
@@ -43,7 +48,8 @@ where
         draw(&root).map_err(|e| draw_err(e.to_string()))?;
         root.present().map_err(|e| draw_err(e.to_string()))?;
     }
-    let img = image::RgbImage::from_raw(width, height, pixels).expect("buffer sized for the canvas");
+    let img =
+        image::RgbImage::from_raw(width, height, pixels).expect("buffer sized for the canvas");
     let mut png = std::io::Cursor::new(Vec::new());
     img.write_to(&mut png, image::ImageOutputFormat::Png)
         .map_err(|e| draw_err(e.to_string()))?;
@@ -118,9 +124,14 @@ where
     for s in series {
         let colour = s.colour;
         chart
-            .draw_series(LineSeries::new(s.points.iter().copied(), colour.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                s.points.iter().copied(),
+                colour.stroke_width(2),
+            ))?
             .label(s.name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+            });
         chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
     }
     chart
@@ -154,11 +165,20 @@ pub fn heatmap(
             .margin(16)
             .x_label_area_size(60)
             .y_label_area_size(90)
-            .build_cartesian_2d((0..cols - 1).into_segmented(), (0..rows - 1).into_segmented())?;
+            .build_cartesian_2d(
+                (0..cols - 1).into_segmented(),
+                (0..rows - 1).into_segmented(),
+            )?;
         // Row 0 is drawn at the top, as in a printed matrix.
-        let label = |labels: &[String], v: &plotters::coord::ranged1d::SegmentValue<usize>, flip: bool| match v {
+        let label = |labels: &[String],
+                     v: &plotters::coord::ranged1d::SegmentValue<usize>,
+                     flip: bool| match v {
             CenterOf(i) => {
-                let i = if flip { rows.saturating_sub(1 + *i) } else { *i };
+                let i = if flip {
+                    rows.saturating_sub(1 + *i)
+                } else {
+                    *i
+                };
                 labels.get(i).cloned().unwrap_or_default()
             }
             _ => String::new(),

@@ -24,7 +24,10 @@ pub fn fer2013() -> Option<&'static Fer2013> {
     DATA.get_or_init(|| {
         let path = fer2013_path();
         if !path.exists() {
-            eprintln!("SKIPPED: {} is absent (the real FER2013 lives in ../shared beside the checkout)", path.display());
+            eprintln!(
+                "SKIPPED: {} is absent (the real FER2013 lives in ../shared beside the checkout)",
+                path.display()
+            );
             return None;
         }
         Some(data::load(&path, LoadOptions::default()).expect("the real FER2013 loads"))
@@ -40,7 +43,11 @@ pub fn write_sample(fer: &Fer2013, dir: &Path, train: usize, test: usize, seed: 
     let private: FaceSet = fer.private_test.stratified_subset(test, seed + 2);
     data::write_csv(
         &path,
-        &[(Split::Training, &training), (Split::PublicTest, &public), (Split::PrivateTest, &private)],
+        &[
+            (Split::Training, &training),
+            (Split::PublicTest, &public),
+            (Split::PrivateTest, &private),
+        ],
     )
     .unwrap();
     path
@@ -53,7 +60,10 @@ pub fn workbench() -> Command {
 }
 
 pub fn run(args: &[&str]) -> Output {
-    workbench().args(args).output().expect("the workbench binary runs")
+    workbench()
+        .args(args)
+        .output()
+        .expect("the workbench binary runs")
 }
 
 pub fn text(out: &Output) -> String {
