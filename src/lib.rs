@@ -11,3 +11,4 @@ pub mod fer;
 pub mod progress;
 pub mod report;
 pub mod rng;
+pub mod tracks;
