@@ -18,7 +18,7 @@ demo: build
 # Unit and integration tests. Tests that need the real data read ../shared and skip, saying
 # why, when it is absent. Built once in release: the tests train small networks.
 test: setup
-	$(CARGO) test --release --locked
+	$(CARGO) test --release --locked -- --show-output
 
 bench-fer: build
 	target/release/workbench bench-fer --model models/fer-default.json

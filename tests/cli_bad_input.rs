@@ -151,27 +151,21 @@ fn missing_data_and_bad_configs_are_named() {
     );
     assert_no_model(dir.path());
 
-    let out = train_in(
-        dir.path(),
-        &tiny_csv(""),
-        &CONFIG.replace("epochs = 1", "epochs = 1\nepoch = 2"),
-        &[],
-    );
-    assert_fails_with(&out, &["tiny.toml", "unknown field `epoch`"]);
-    let out = train_in(
-        dir.path(),
-        &tiny_csv(""),
-        &CONFIG.replace("lr = 0.001", "lr = 0.0"),
-        &[],
-    );
-    assert_fails_with(&out, &["tiny.toml", "optimizer.lr = 0"]);
-    let out = train_in(
-        dir.path(),
-        &tiny_csv(""),
-        &CONFIG.replace("[model]", "[model]\ninput_size = 50"),
-        &[],
-    );
-    assert_fails_with(&out, &["model.input_size = 50"]);
+    let config_cases = [
+        (
+            ("epochs = 1", "epochs = 1\nepoch = 2"),
+            "unknown field `epoch`",
+        ),
+        (("lr = 0.001", "lr = 0.0"), "optimizer.lr = 0"),
+        (
+            ("[model]", "[model]\ninput_size = 50"),
+            "model.input_size = 50",
+        ),
+    ];
+    for ((from, to), message) in config_cases {
+        let out = train_in(dir.path(), &tiny_csv(""), &CONFIG.replace(from, to), &[]);
+        assert_fails_with(&out, &["tiny.toml", message]);
+    }
     let out = train_in(dir.path(), "label,image\n1,2\n", CONFIG, &[]);
     assert_fails_with(&out, &["fer.csv: not a FER2013 CSV", "label,image"]);
     let only_training =
