@@ -74,6 +74,9 @@ struct CheckpointState {
     stopped_early: bool,
     wall_time_s: f64,
     data_sha256: String,
+    /// The code that started the run (the card names it, and any other commit it resumed on).
+    #[serde(default)]
+    git_commit: String,
     finished: bool,
 }
 
@@ -92,6 +95,7 @@ impl CheckpointState {
             stopped_early: false,
             wall_time_s: 0.0,
             data_sha256,
+            git_commit: artifacts::git_commit(),
             finished: false,
         }
     }
@@ -332,6 +336,15 @@ fn open_run(options: &TrainOptions) -> Result<(Experiment, RunPaths, bool)> {
     }
 }
 
+/// The commit a run started on, and the one it finished on when a resume changed it.
+fn provenance_commit(started: &str, now: &str) -> String {
+    if started.is_empty() || started == now {
+        now.to_string()
+    } else {
+        format!("{started} (resumed and exported at {now})")
+    }
+}
+
 /// The card of the selected model: what it is, how good, and where it came from.
 fn model_card(
     experiment: &Experiment,
@@ -375,7 +388,7 @@ fn model_card(
             epochs_run: state.epochs_done,
             wall_time_s: state.wall_time_s,
             backend: options.backend.describe(),
-            git_commit: artifacts::git_commit(),
+            git_commit: provenance_commit(&state.git_commit, &artifacts::git_commit()),
             workbench_version: env!("CARGO_PKG_VERSION").into(),
             created: artifacts::utc_rfc3339(),
             command: options.command.clone(),
