@@ -459,11 +459,7 @@ fn load_image_folder(root: &Path, options: LoadOptions) -> Result<Fer2013, FerDa
             }
         }
     }
-    data.source.sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    data.source.sha256 = artifacts::hex(&hasher.finalize());
     Ok(data)
 }
 

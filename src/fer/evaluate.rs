@@ -32,6 +32,15 @@ impl Tta {
         }
     }
 
+    /// How many views [`Self::views`] makes of each face.
+    fn view_count(self) -> usize {
+        match self {
+            Tta::None => 1,
+            Tta::Flip => 2,
+            Tta::TenCrop => 10,
+        }
+    }
+
     /// The views of one 48×48 face as (pixels, side) pairs.
     fn views(self, face: &[u8]) -> Vec<(Vec<u8>, usize)> {
         match self {
@@ -64,10 +73,7 @@ pub fn predict(
     device: &Device,
     progress: &ProgressBar,
 ) -> Vec<[f32; Emotion::COUNT]> {
-    if faces.is_empty() {
-        return Vec::new();
-    }
-    let views_per_face = tta.views(faces.image(0)).len();
+    let views_per_face = tta.view_count();
     let faces_per_batch = (batch_size / views_per_face).max(1);
     let mut probs = Vec::with_capacity(faces.len());
     let mut start = 0;
@@ -272,8 +278,9 @@ mod tests {
     #[test]
     fn tta_views_have_the_expected_count_and_size() {
         let face = vec![9u8; SIDE * SIDE];
-        assert_eq!(Tta::None.views(&face).len(), 1);
-        assert_eq!(Tta::Flip.views(&face).len(), 2);
+        for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
+            assert_eq!(tta.views(&face).len(), tta.view_count());
+        }
         let ten = Tta::TenCrop.views(&face);
         assert_eq!(ten.len(), 10);
         assert!(ten.iter().all(|(v, s)| *s == 44 && v.len() == 44 * 44));

@@ -237,13 +237,12 @@ fn find_resumable_run(reports_dir: &Path, name: &str) -> Result<PathBuf> {
         .with_context(|| format!("{}: no runs to resume", root.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            let unfinished = std::fs::read_to_string(RunPaths::new(p.clone()).state())
-                .ok()
-                .and_then(|text| serde_json::from_str::<CheckpointState>(&text).ok())
-                .is_some_and(|state| !state.finished);
-            unfinished
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+                && std::fs::read_to_string(RunPaths::new(p.clone()).state())
+                    .ok()
+                    .and_then(|text| serde_json::from_str::<CheckpointState>(&text).ok())
+                    .is_some_and(|state| !state.finished)
         })
         .collect();
     candidates.sort();
@@ -310,7 +309,7 @@ fn open_run(options: &TrainOptions) -> Result<(Experiment, RunPaths, bool)> {
         let config = options
             .config
             .as_deref()
-            .context("--config is required (e.g. experiments/fer-mini-xception.toml)")?;
+            .context("--config is required (e.g. experiments/fer-default.toml)")?;
         let mut experiment = Experiment::load(config)?;
         if let Some(epochs) = options.epochs {
             experiment.training.epochs = epochs;
