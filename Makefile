@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build demo test bench-fer
+.PHONY: setup build demo test bench-fer bench-cluster bench-infer
 
 setup:
 	@scripts/setup.sh
@@ -10,8 +10,7 @@ setup:
 build: setup
 	$(CARGO) build --release --locked
 
-# The demo on the embedded defaults: the committed model, through its card. Until `infer`
-# exists this times it and, where FER2013 is at hand, evaluates it on PrivateTest.
+# The demo on the embedded defaults: `infer` on the committed clip with the committed models.
 demo: build
 	scripts/demo.sh
 
@@ -22,3 +21,12 @@ test: setup
 
 bench-fer: build
 	target/release/workbench bench-fer --model models/fer-default.json
+
+# The cluster job against scikit-learn on 170,653 bootstrapped real songs (needs ../shared and
+# a Python with scikit-learn: PYTHON=/path/to/python).
+bench-cluster: build
+	benches/cluster.sh
+
+# Frames/s and whole-process wall time of `infer` on the shipped clips.
+bench-infer: build
+	benches/infer.sh

@@ -9,6 +9,15 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl ca-certificates)
+# OpenCV for clips and faces (the opencv crate binds it with libclang at build time; the
+# binary links it at run time), and the Haar cascades. About 1 GB, a few minutes, once.
+for pkg in libopencv-dev clang libclang-dev opencv-data; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+# A real browser for the report test (tests/cli_infer.rs), headless.
+if [ "${WORKBENCH_NO_BROWSER:-0}" != 1 ]; then
+    command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+fi
 
 if ((${#need_apt[@]})); then
     sudo=""

@@ -4,14 +4,15 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use workbench::backend::Backend;
 use workbench::fer::data::Split;
+use workbench::tracks::scale::Scaling;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "workbench",
     version,
-    about = "Emotion-aware music recommendation, measured: train and evaluate a facial-expression CNN on FER2013 (Burn, CPU or GPU)",
+    about = "Emotion-aware music recommendation, measured: faces in a clip -> emotions over time (a FER2013 CNN in Burn) -> a mood -> songs from mood clusters of Spotify audio features",
     long_about = None,
-    after_help = "Logs: set RUST_LOG=debug for more. CPU threads: RAYON_NUM_THREADS (default: all cores).\nData: see datasets/README.md for FER2013 (Kaggle) and its checksums."
+    after_help = "Logs: set RUST_LOG=debug for more. CPU threads: RAYON_NUM_THREADS (default: all cores).\nData: see datasets/README.md for FER2013 and the Spotify track tables, with checksums."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,6 +32,155 @@ pub enum Command {
     /// Measure training and inference speed (img/s) of the FER networks on this machine.
     #[command(name = "bench-fer")]
     BenchFer(BenchFerArgs),
+    /// Cluster songs by Spotify audio features into mood playlists: sweep k with evidence
+    /// (elbow, silhouette, Calinski-Harabasz, Davies-Bouldin, stability), fit k, name each cluster
+    /// with a mood, write models/song-clusters.json and reports/cluster/<run-id>/.
+    Cluster(ClusterArgs),
+    /// Time the whole cluster job (k sweep + final fit) on a catalogue bootstrapped to N rows;
+    /// writes the matrix it used so benches/cluster_sklearn.py can time scikit-learn on it.
+    #[command(name = "bench-cluster")]
+    BenchCluster(BenchClusterArgs),
+    /// Read a clip (GIF, MP4, MOV, ... or a still image), find the faces, classify their
+    /// emotions frame by frame, decide a mood with a confidence, recommend songs for it, and
+    /// write reports/infer/<clip>-<run-id>/ (index.html, timeline, annotated GIF, frames.csv,
+    /// result.json).
+    Infer(InferArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    /// The clip or image to read.
+    #[arg(value_name = "CLIP")]
+    pub clip: PathBuf,
+    /// FER model card (its weights sit beside it).
+    #[arg(long, default_value = "models/fer-default.json", value_name = "JSON")]
+    pub model: PathBuf,
+    /// Song model with per-mood playlists, from `workbench cluster`.
+    #[arg(long, default_value = "models/song-clusters.json", value_name = "JSON")]
+    pub songs: PathBuf,
+    /// Keep one frame in N.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub every: usize,
+    /// Stop after this many sampled frames.
+    #[arg(long, value_name = "N")]
+    pub max_frames: Option<usize>,
+    /// Only the largest face of each frame.
+    #[arg(long)]
+    pub largest_face: bool,
+    /// Search whole frames for faces every N sampled frames; in between, search only near the
+    /// faces of the last whole-frame search (1: every frame whole; faster with more).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub key_every: usize,
+    /// Haar cascade file for face detection.
+    #[arg(long, default_value = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml", value_name = "XML")]
+    pub cascade: PathBuf,
+    /// Smallest face side, in frame pixels.
+    #[arg(long, default_value_t = 30, value_name = "PX")]
+    pub min_face: i32,
+    /// Haar cascade scale step between detection sizes (smaller finds more, slower).
+    #[arg(long, default_value_t = 1.1, value_name = "F")]
+    pub scale_factor: f64,
+    /// Frames wider than this are downscaled for detection (faster; crops stay full size).
+    #[arg(long, default_value_t = 320, value_name = "PX")]
+    pub detect_width: i32,
+    /// A face track counts only if seen in at least this many sampled frames.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub min_track_frames: usize,
+    /// Smooth each face's probabilities over time with an exponential moving average of this
+    /// weight on the newest frame (e.g. 0.3). Default: no smoothing.
+    #[arg(long, value_name = "ALPHA")]
+    pub ema: Option<f32>,
+    /// Call the mood uncertain when the top two moods are closer than this.
+    #[arg(long, default_value_t = 0.1, value_name = "P")]
+    pub uncertain_margin: f64,
+    /// Songs to recommend.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    /// Draw the songs at random (seeded) from the nearest 3×N, for variety.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Faces per model batch.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub batch_size: usize,
+    /// Print result.json to stdout (logs stay on stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Skip writing the report (for timing runs).
+    #[arg(long)]
+    pub no_report: bool,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub reports_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Track table (.csv or .csv.gz): Kaggle 1921-2020 data.csv, genres_v2.csv, TidyTuesday
+    /// spotify_songs.csv, or any CSV with the feature columns. Default: the first of
+    /// datasets/spotify/{spotify_songs,data,genres_v2}.csv[.gz] that exists.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Clusters in the final fit.
+    #[arg(long, default_value_t = 6)]
+    pub k: usize,
+    /// k values to sweep and score, as MIN..MAX (inclusive).
+    #[arg(long, default_value = "2..12", value_name = "MIN..MAX")]
+    pub k_range: String,
+    /// Skip the sweep: fit --k only.
+    #[arg(long)]
+    pub no_sweep: bool,
+    /// Features to cluster on, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "acousticness,danceability,energy,instrumentalness,liveness,loudness,speechiness,valence"
+    )]
+    pub features: Vec<String>,
+    /// How features are scaled before clustering (fitted on the catalogue and saved).
+    #[arg(long, value_enum, default_value_t = Scaling::Standard)]
+    pub scaling: Scaling,
+    /// k-means++ starts per k (the best is kept; all of them measure stability).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub seeds: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Rows in the silhouette's seeded sample (silhouette costs O(n^2)).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub silhouette_sample: usize,
+    /// Tracks kept per mood in the model (the report's CSVs hold them all).
+    #[arg(long, default_value_t = 25, value_name = "N")]
+    pub playlist_length: usize,
+    /// Where the song model goes.
+    #[arg(long, default_value = "models/song-clusters.json", value_name = "JSON")]
+    pub out: PathBuf,
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub reports_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchClusterArgs {
+    /// Real track table to bootstrap from (default as for `cluster`).
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Rows to bootstrap up to (the full Kaggle data.csv has 170,653); 0 uses the table as is.
+    #[arg(long, default_value_t = 170_653, value_name = "N")]
+    pub rows: usize,
+    #[arg(long, default_value = "2..12", value_name = "MIN..MAX")]
+    pub k_range: String,
+    #[arg(long, default_value_t = 6)]
+    pub k: usize,
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub seeds: usize,
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub silhouette_sample: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Write the bootstrapped feature table here (CSV) for the scikit-learn peer.
+    #[arg(long, value_name = "CSV")]
+    pub write_matrix: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

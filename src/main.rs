@@ -5,9 +5,14 @@ mod cli;
 
 use anyhow::{bail, Result};
 use clap::Parser;
-use cli::{BenchFerArgs, Cli, Command, EvalFerArgs, TrainFerArgs};
+use cli::{
+    BenchClusterArgs, BenchFerArgs, Cli, ClusterArgs, Command, EvalFerArgs, InferArgs, TrainFerArgs,
+};
 use std::process::ExitCode;
 use workbench::fer::{bench, eval_fer, model::ModelConfig, train};
+use workbench::infer;
+use workbench::tracks::{bench as tracks_bench, cluster};
+use workbench::vision::{faces::DetectorParams, tracker::TrackerParams};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -22,6 +27,9 @@ fn main() -> ExitCode {
         Command::TrainFer(args) => train_fer(args),
         Command::EvalFer(args) => eval_fer(args),
         Command::BenchFer(args) => bench_fer(args),
+        Command::Cluster(args) => cluster(args),
+        Command::BenchCluster(args) => bench_cluster(args),
+        Command::Infer(args) => infer(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,5 +122,151 @@ fn bench_fer(args: BenchFerArgs) -> Result<()> {
     } else {
         print!("{}", bench::table(&results));
     }
+    Ok(())
+}
+
+/// Parses `MIN..MAX` (inclusive), e.g. `2..12`.
+fn parse_k_range(text: &str) -> Result<(usize, usize)> {
+    let parsed = text
+        .split_once("..")
+        .map(|(a, b)| (a.trim().parse::<usize>(), b.trim_start_matches('=').trim().parse::<usize>()));
+    match parsed {
+        Some((Ok(lo), Ok(hi))) if lo >= 1 && hi >= lo => Ok((lo, hi)),
+        _ => bail!("--k-range {text:?}: write MIN..MAX with 1 <= MIN <= MAX, e.g. 2..12"),
+    }
+}
+
+fn cluster(args: ClusterArgs) -> Result<()> {
+    if args.k == 0 {
+        bail!("--k 0: ask for at least one cluster");
+    }
+    if args.seeds == 0 || args.silhouette_sample < 2 || args.playlist_length == 0 {
+        bail!("--seeds and --playlist-length must be at least 1, --silhouette-sample at least 2");
+    }
+    let k_range = if args.no_sweep {
+        None
+    } else {
+        Some(parse_k_range(&args.k_range)?)
+    };
+    let outcome = cluster::run(&cluster::ClusterOptions {
+        data: cluster::resolve_data(args.data.as_deref())?,
+        features: args.features.iter().map(|f| f.trim().to_string()).collect(),
+        scaling: args.scaling,
+        k: args.k,
+        k_range,
+        seeds: args.seeds,
+        seed: args.seed,
+        silhouette_sample: args.silhouette_sample,
+        playlist_length: args.playlist_length,
+        out: args.out,
+        reports_dir: args.reports_dir,
+        command: command_line(),
+    })?;
+    if let Some(sweep) = &outcome.model.sweep {
+        println!("{}", sweep.verdict.line(outcome.model.k));
+    }
+    for c in &outcome.model.moods.clusters {
+        println!(
+            "cluster {} ({} songs): {}",
+            c.cluster, outcome.model.sizes[c.cluster], c.mood
+        );
+    }
+    println!(
+        "song model: {}
+report: {}",
+        outcome.model_path.display(),
+        outcome.report_dir.join("index.html").display()
+    );
+    Ok(())
+}
+
+fn bench_cluster(args: BenchClusterArgs) -> Result<()> {
+    let (k_min, k_max) = parse_k_range(&args.k_range)?;
+    let result = tracks_bench::bench(&tracks_bench::BenchOptions {
+        data: cluster::resolve_data(args.data.as_deref())?,
+        rows: args.rows,
+        k_min,
+        k_max,
+        k: args.k,
+        seeds: args.seeds,
+        silhouette_sample: args.silhouette_sample,
+        seed: args.seed,
+        write_matrix: args.write_matrix,
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print!("{}", result.table());
+    }
+    Ok(())
+}
+
+fn infer(args: InferArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let outcome = infer::run(&infer::InferOptions {
+        clip: args.clip,
+        model: args.model,
+        songs: args.songs,
+        every: args.every,
+        max_frames: args.max_frames,
+        largest_face: args.largest_face,
+        key_every: args.key_every,
+        detector: DetectorParams {
+            cascade: args.cascade,
+            min_face: args.min_face,
+            detect_width: args.detect_width,
+            scale_factor: args.scale_factor,
+            ..Default::default()
+        },
+        tracker: TrackerParams {
+            min_frames: args.min_track_frames,
+            ..Default::default()
+        },
+        ema_alpha: args.ema,
+        uncertain_margin: args.uncertain_margin,
+        top: args.top,
+        seed: args.seed,
+        batch_size: args.batch_size,
+        backend: args.backend,
+        reports_dir: args.reports_dir,
+        write_report: !args.no_report,
+        command: command_line(),
+    })?;
+    let r = &outcome.result;
+    tracing::info!(
+        "load {:.3} s, decode {:.3} s, detect {:.3} s, classify {:.3} s, report {:.3} s",
+        r.timing.load_s,
+        r.timing.decode_s,
+        r.timing.detect_s,
+        r.timing.classify_s,
+        r.timing.report_s
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+    } else {
+        println!("{}", r.verdict.sentence);
+        for s in &r.recommendations {
+            println!(
+                "{:>3}. {} — {}{}",
+                s.rank,
+                if s.name.is_empty() { "(no name)" } else { &s.name },
+                s.artists,
+                s.url.as_ref().map(|u| format!("  {u}")).unwrap_or_default()
+            );
+        }
+    }
+    eprintln!(
+        "{} frames sampled, {} with a face: {:.1} frames/s (decode + detect + classify); {:.2} s in all; peak memory {:.0} MiB{}",
+        r.clip.frames_sampled,
+        r.clip.frames_with_face,
+        r.timing.frames_per_s,
+        started.elapsed().as_secs_f64(),
+        tracks_bench::peak_rss_mib().unwrap_or(0.0),
+        outcome
+            .report_dir
+            .as_ref()
+            .map(|d| format!("\nreport: {}", d.join("index.html").display()))
+            .unwrap_or_default()
+    );
     Ok(())
 }

@@ -106,6 +106,18 @@ pub struct TrainingProvenance {
     pub created: String,
     /// The command that reproduces this model.
     pub command: String,
+    /// The model whose weights this run started from, when it was a warm restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<InitSource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InitSource {
+    pub card: String,
+    pub weights_sha256: String,
+    /// That model's own PublicTest / PrivateTest accuracy, for the record.
+    pub public_test_accuracy: f64,
+    pub private_test_accuracy: f64,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -110,6 +110,10 @@ pub struct TrainingConfig {
     pub early_stopping_patience: usize,
     #[serde(default = "default_eval_batch_size")]
     pub eval_batch_size: usize,
+    /// Start from the weights of this model card instead of a random init (a warm restart of
+    /// the schedule). Its model settings must equal `[model]`; its sha256 goes in the new card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
 }
 
 fn default_batch_size() -> usize {

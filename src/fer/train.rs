@@ -9,7 +9,7 @@ use crate::artifacts;
 use crate::backend::Backend;
 use crate::emotion::Emotion;
 use crate::fer::card::{
-    self, CardMetrics, DataSpec, EvalSummary, ModelCard, TrainingProvenance, CARD_SCHEMA,
+    self, CardMetrics, DataSpec, EvalSummary, InitSource, ModelCard, TrainingProvenance, CARD_SCHEMA,
 };
 use crate::fer::config::{Experiment, OptimizerKind, ScheduleKind};
 use crate::fer::data::{self, FaceSet, Fer2013, LoadOptions, Split, PIXELS};
@@ -77,6 +77,9 @@ struct CheckpointState {
     /// The code that started the run (the card names it, and any other commit it resumed on).
     #[serde(default)]
     git_commit: String,
+    /// Fixed when the run starts, so a later overwrite of that model cannot change the record.
+    #[serde(default)]
+    init_from: Option<InitSource>,
     finished: bool,
 }
 
@@ -96,6 +99,7 @@ impl CheckpointState {
             wall_time_s: 0.0,
             data_sha256,
             git_commit: artifacts::git_commit(),
+            init_from: None,
             finished: false,
         }
     }
@@ -391,8 +395,37 @@ fn model_card(
             workbench_version: env!("CARGO_PKG_VERSION").into(),
             created: artifacts::utc_rfc3339(),
             command: options.command.clone(),
+            init_from: state.init_from.clone(),
         },
     }
+}
+
+/// Loads the warm-start weights named by `training.init_from` into `model`, checking that the
+/// card describes the same network.
+fn warm_start(experiment: &Experiment, model: FerNet) -> Result<(FerNet, InitSource)> {
+    let card_path = experiment
+        .training
+        .init_from
+        .as_deref()
+        .expect("warm_start is called only with training.init_from set");
+    let card = ModelCard::read(card_path)?;
+    if card.model != experiment.model {
+        bail!(
+            "training.init_from = {}: its [model] settings differ from this experiment's; \
+             a warm start needs the same network",
+            card_path.display()
+        );
+    }
+    let weights = card.weights_path(card_path);
+    let record = ModuleRecord::load(&weights)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", weights.display()))?;
+    let source = InitSource {
+        card: card_path.display().to_string(),
+        weights_sha256: artifacts::sha256_file(&weights)?,
+        public_test_accuracy: card.metrics.public_test.accuracy,
+        private_test_accuracy: card.metrics.private_test.accuracy,
+    };
+    Ok((model.load_record(record), source))
 }
 
 pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
@@ -449,6 +482,15 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
             "resuming {run_id} after epoch {}/{}",
             state.epochs_done, experiment.training.epochs
         );
+    } else if experiment.training.init_from.is_some() {
+        let (warm, source) = warm_start(&experiment, model)?;
+        eprintln!(
+            "warm start from {} (PublicTest {:.2} %)",
+            source.card,
+            100.0 * source.public_test_accuracy
+        );
+        model = warm;
+        state.init_from = Some(source);
     }
 
     let t = &experiment.training;

@@ -115,10 +115,22 @@ where
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))?;
+    let whole_x = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .all(|&(x, _)| x.fract() == 0.0);
+    let x_format = |x: &f64| {
+        if whole_x {
+            format!("{x:.0}")
+        } else {
+            format!("{x}")
+        }
+    };
     chart
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
+        .x_label_formatter(&x_format)
         .label_style(("sans-serif", 14))
         .draw()?;
     for s in series {
@@ -132,15 +144,20 @@ where
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
             });
-        chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+        // Markers only while they stay readable.
+        if s.points.len() <= 60 {
+            chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+        }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 14))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
+    if series.iter().any(|s| !s.name.is_empty()) {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 14))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()?;
+    }
     Ok(())
 }
 
@@ -155,21 +172,67 @@ pub fn heatmap(
     x_desc: &str,
     y_desc: &str,
 ) -> Result<(), PlotError> {
+    let shade_of = |v: f64| {
+        let shade = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
+        (RGBColor(shade, shade, 255), v > 0.55)
+    };
+    grid(path, (720, 660), title, values, row_labels, col_labels, (x_desc, y_desc), &shade_of)
+}
+
+/// A heatmap of z-scores: blue below the average, red above, white at 0; values printed.
+pub fn zscore_heatmap(
+    path: &Path,
+    title: &str,
+    values: &[Vec<f64>],
+    row_labels: &[String],
+    col_labels: &[String],
+) -> Result<(), PlotError> {
+    let top = values
+        .iter()
+        .flatten()
+        .fold(1e-9f64, |m, v| m.max(v.abs()));
+    let shade_of = move |v: f64| {
+        let t = (v / top).clamp(-1.0, 1.0);
+        let fade = (255.0 * (1.0 - t.abs())) as u8;
+        let colour = if t >= 0.0 {
+            RGBColor(255, fade, fade)
+        } else {
+            RGBColor(fade, fade, 255)
+        };
+        (colour, t.abs() > 0.6)
+    };
+    let width = 140 + 90 * col_labels.len() as u32;
+    let height = 160 + 60 * row_labels.len() as u32;
+    grid(path, (width, height), title, values, row_labels, col_labels, ("", ""), &shade_of)
+}
+
+/// Coloured cells with their values printed; row 0 at the top, as in a printed table.
+/// `shade_of` gives each value's fill and whether its text should be white.
+#[allow(clippy::too_many_arguments)]
+fn grid(
+    path: &Path,
+    size: (u32, u32),
+    title: &str,
+    values: &[Vec<f64>],
+    row_labels: &[String],
+    col_labels: &[String],
+    (x_desc, y_desc): (&str, &str),
+    shade_of: &dyn Fn(f64) -> (RGBColor, bool),
+) -> Result<(), PlotError> {
     let rows = values.len();
     let cols = values.first().map_or(0, |r| r.len());
-    render_png(path, 720, 660, |root| {
+    render_png(path, size.0, size.1, |root| {
         use plotters::coord::ranged1d::SegmentValue::{CenterOf, Exact};
         use plotters::style::text_anchor::{HPos, Pos, VPos};
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(60)
-            .y_label_area_size(90)
+            .y_label_area_size(110)
             .build_cartesian_2d(
                 (0..cols - 1).into_segmented(),
                 (0..rows - 1).into_segmented(),
             )?;
-        // Row 0 is drawn at the top, as in a printed matrix.
         let label = |labels: &[String],
                      v: &plotters::coord::ranged1d::SegmentValue<usize>,
                      flip: bool| match v {
@@ -197,13 +260,12 @@ pub fn heatmap(
         for (r, row) in values.iter().enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 let y = rows - 1 - r;
-                let shade = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
-                let fill = RGBColor(shade, shade, 255);
+                let (fill, white_text) = shade_of(v);
                 chart.draw_series(std::iter::once(Rectangle::new(
                     [(Exact(c), Exact(y)), (Exact(c + 1), Exact(y + 1))],
                     fill.filled(),
                 )))?;
-                let text_colour = if v > 0.55 { WHITE } else { BLACK };
+                let text_colour = if white_text { WHITE } else { BLACK };
                 chart.draw_series(std::iter::once(Text::new(
                     format!("{v:.2}"),
                     (CenterOf(c), CenterOf(y)),
@@ -213,6 +275,114 @@ pub fn heatmap(
                         .pos(Pos::new(HPos::Center, VPos::Center)),
                 )))?;
             }
+        }
+        Ok(())
+    })
+}
+
+/// Points coloured by group (`groups[i]` indexes `PALETTE` and `group_names`).
+pub fn scatter(
+    path: &Path,
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    points: &[(f64, f64)],
+    groups: &[usize],
+    group_names: &[String],
+) -> Result<(), PlotError> {
+    render_png(path, 900, 700, |root| {
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for &(x, y) in points {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+        if points.is_empty() || x1 <= x0 || y1 <= y0 {
+            (x0, x1, y0, y1) = (-1.0, 1.0, -1.0, 1.0);
+        }
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .label_style(("sans-serif", 14))
+            .draw()?;
+        for (g, name) in group_names.iter().enumerate() {
+            let colour = PALETTE[g % PALETTE.len()];
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .zip(groups)
+                        .filter(|(_, &pg)| pg == g)
+                        .map(|(&p, _)| Circle::new(p, 2, colour.mix(0.5).filled())),
+                )?
+                .label(name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 14))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// A bar chart: one bar per label, its value printed above it.
+pub fn bar_chart(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    labels: &[String],
+    values: &[f64],
+    colours: &[RGBColor],
+) -> Result<(), PlotError> {
+    let n = labels.len();
+    let top = values.iter().fold(0.0f64, |m, &v| m.max(v)).max(1e-9) * 1.15;
+    let width = (160 + 90 * n as u32).max(480);
+    render_png(path, width, 420, |root| {
+        use plotters::coord::ranged1d::SegmentValue::{CenterOf, Exact};
+        use plotters::style::text_anchor::{HPos, Pos, VPos};
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((0..n.max(1) - 1).into_segmented(), 0.0..top)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc(y_label)
+            .x_labels(n + 1)
+            .x_label_formatter(&|v| match v {
+                CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .label_style(("sans-serif", 14))
+            .draw()?;
+        for (i, &v) in values.iter().enumerate() {
+            let colour = colours.get(i).copied().unwrap_or(BLUE_);
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(Exact(i), 0.0), (Exact(i + 1), v)],
+                colour.filled(),
+            )))?;
+            let text = if v >= 10.0 { format!("{v:.0}") } else { format!("{v:.2}") };
+            chart.draw_series(std::iter::once(Text::new(
+                text,
+                (CenterOf(i), v + top * 0.02),
+                ("sans-serif", 14)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Center, VPos::Bottom)),
+            )))?;
         }
         Ok(())
     })

@@ -2,10 +2,10 @@
 //!
 //! linfa's `KMeans` is the reference (tests hold this kernel to its inertia and labels on the real
 //! song table), but it runs one thread and recomputes more than it needs; a k sweep fits
-//! 11 k × 10 seeds, so here the independent restarts run in parallel and each Lloyd step is one
-//! pass over the rows in parallel chunks.
+//! 11 k × 10 seeds, so here the independent restarts run in parallel, each Lloyd step is one
+//! pass over the rows in parallel chunks, and Hamerly's bounds skip the rows that cannot change.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +17,8 @@ pub struct KMeansParams {
     /// Independent k-means++ restarts; the lowest inertia wins.
     pub n_init: usize,
     pub max_iter: usize,
-    /// Stop when no centroid moves more than this (squared distance, in scaled units).
+    /// Stop when the centres' summed squared movement is at most this × the mean feature
+    /// variance (scikit-learn's rule and default).
     pub tolerance: f64,
     pub seed: u64,
 }
@@ -28,7 +29,7 @@ impl Default for KMeansParams {
             k: 6,
             n_init: 10,
             max_iter: 300,
-            tolerance: 1e-8,
+            tolerance: 1e-4,
             seed: 0,
         }
     }
@@ -40,6 +41,8 @@ pub enum KMeansError {
     ZeroClusters,
     #[error("k = {k} is more than the {rows} usable rows")]
     MoreClustersThanRows { k: usize, rows: usize },
+    #[error("the k range {k_min}..{k_max} is empty")]
+    EmptyRange { k_min: usize, k_max: usize },
     #[error("n_init = 0: at least one k-means++ start is needed")]
     ZeroInits,
     #[error("the table has no feature columns")]
@@ -74,6 +77,12 @@ impl KMeansParams {
             return Err(KMeansError::AllRowsIdentical { rows });
         }
         Ok(())
+    }
+
+    /// One k-means++ start (stream `run` of the seed) and its Lloyd iterations, unchecked:
+    /// for callers that schedule many starts themselves after `check`.
+    pub fn restart(&self, x: ArrayView2<f64>, run: usize) -> KMeansFit {
+        lloyd(x, self, run)
     }
 
     pub fn fit(&self, x: ArrayView2<f64>) -> Result<KMeansFit, KMeansError> {
@@ -130,29 +139,43 @@ pub fn nearest(row: ArrayView1<f64>, centroids: &Array2<f64>) -> (usize, f64) {
     best
 }
 
+/// Squared distance between two equal-length slices (the hot loop: plain slices, no views).
+#[inline]
+fn sq(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (x, y) in a.iter().zip(b) {
+        let d = x - y;
+        s += d * d;
+    }
+    s
+}
+
+/// Rows per parallel chunk.
+const CHUNK: usize = 4096;
+
 /// Greedy k-means++ (Arthur & Vassilvitskii 2007, with scikit-learn's 2 + ln k local trials):
 /// each next centre is the best of several candidates drawn in proportion to squared distance.
-fn kmeans_plus_plus(x: ArrayView2<f64>, k: usize, rng: &mut SplitMix64) -> Array2<f64> {
-    let n = x.nrows();
-    let mut centroids = Array2::zeros((k, x.ncols()));
+fn kmeans_plus_plus(x: &[f64], d: usize, k: usize, rng: &mut SplitMix64) -> Vec<f64> {
+    let n = x.len() / d;
+    let row = |i: usize| &x[i * d..(i + 1) * d];
+    let mut centroids = Vec::with_capacity(k * d);
     let first = rng.below(n);
-    centroids.row_mut(0).assign(&x.row(first));
+    centroids.extend_from_slice(row(first));
     let mut closest: Vec<f64> = x
-        .rows()
-        .into_iter()
-        .map(|r| squared_distance(r, x.row(first)))
+        .par_chunks(d * CHUNK)
+        .flat_map_iter(|chunk| chunk.chunks(d).map(|r| sq(r, row(first))).collect::<Vec<_>>())
         .collect();
     let trials = 2 + (k as f64).ln() as usize;
-    for c in 1..k {
+    for _ in 1..k {
         let total: f64 = closest.iter().sum();
         let mut best: Option<(f64, usize, Vec<f64>)> = None;
         for _ in 0..trials {
             let candidate = if total > 0.0 {
                 let mut target = rng.next_f32() as f64 * total;
                 let mut pick = n - 1;
-                for (i, &d) in closest.iter().enumerate() {
-                    target -= d;
-                    if target <= 0.0 && d > 0.0 {
+                for (i, &dist) in closest.iter().enumerate() {
+                    target -= dist;
+                    if target <= 0.0 && dist > 0.0 {
                         pick = i;
                         break;
                     }
@@ -161,19 +184,15 @@ fn kmeans_plus_plus(x: ArrayView2<f64>, k: usize, rng: &mut SplitMix64) -> Array
             } else {
                 rng.below(n)
             };
-            let cand_row = x.row(candidate);
+            let cand = row(candidate);
             let updated: Vec<f64> = x
-                .axis_chunks_iter(Axis(0), 4096)
-                .into_par_iter()
-                .enumerate()
-                .flat_map_iter(|(chunk_i, chunk)| {
-                    let offset = chunk_i * 4096;
-                    let closest = &closest;
+                .par_chunks(d * CHUNK)
+                .zip(closest.par_chunks(CHUNK))
+                .flat_map_iter(|(chunk, near)| {
                     chunk
-                        .rows()
-                        .into_iter()
-                        .enumerate()
-                        .map(move |(i, r)| closest[offset + i].min(squared_distance(r, cand_row)))
+                        .chunks(d)
+                        .zip(near)
+                        .map(|(r, &c)| c.min(sq(r, cand)))
                         .collect::<Vec<_>>()
                 })
                 .collect();
@@ -183,80 +202,153 @@ fn kmeans_plus_plus(x: ArrayView2<f64>, k: usize, rng: &mut SplitMix64) -> Array
             }
         }
         let (_, chosen, updated) = best.expect("at least two trials");
-        centroids.row_mut(c).assign(&x.row(chosen));
+        centroids.extend_from_slice(row(chosen));
         closest = updated;
     }
     centroids
 }
 
-/// Assigns every row to its nearest centroid; returns labels, inertia, and per-cluster sums
-/// and counts for the next centroids, computed in one parallel pass.
-fn assign(
-    x: ArrayView2<f64>,
-    centroids: &Array2<f64>,
-) -> (Vec<usize>, f64, Array2<f64>, Vec<usize>) {
-    let (k, d) = centroids.dim();
-    const CHUNK: usize = 4096;
-    let parts: Vec<(Vec<usize>, f64, Array2<f64>, Vec<usize>)> = x
-        .axis_chunks_iter(Axis(0), CHUNK)
-        .into_par_iter()
-        .map(|chunk| {
-            let mut labels = Vec::with_capacity(chunk.nrows());
-            let mut inertia = 0.0;
-            let mut sums = Array2::zeros((k, d));
-            let mut counts = vec![0usize; k];
-            for row in chunk.rows() {
-                let (j, dist) = nearest(row, centroids);
-                labels.push(j);
-                inertia += dist;
-                let mut s = sums.row_mut(j);
-                s += &row;
-                counts[j] += 1;
-            }
-            (labels, inertia, sums, counts)
-        })
-        .collect();
-    let mut labels = Vec::with_capacity(x.nrows());
-    let mut inertia = 0.0;
-    let mut sums = Array2::zeros((k, d));
-    let mut counts = vec![0usize; k];
-    for (l, i, s, c) in parts {
-        labels.extend(l);
-        inertia += i;
-        sums += &s;
-        for (a, b) in counts.iter_mut().zip(c) {
-            *a += b;
-        }
-    }
-    (labels, inertia, sums, counts)
+/// Per-row state of Hamerly's algorithm: the assigned centre, an upper bound on the distance
+/// to it and a lower bound on the distance to any other centre.
+#[derive(Clone, Copy)]
+struct Bounds {
+    label: usize,
+    upper: f64,
+    lower: f64,
 }
 
-/// One restart: k-means++ seeding from stream `run` of the seed, then Lloyd iterations.
-fn lloyd(x: ArrayView2<f64>, params: &KMeansParams, run: usize) -> KMeansFit {
-    let mut rng = SplitMix64::for_stream(params.seed, run as u64);
-    let mut centroids = kmeans_plus_plus(x, params.k, &mut rng);
-    let mut iterations = 0;
-    loop {
-        let (_, _, sums, counts) = assign(x, &centroids);
-        iterations += 1;
-        let mut shift: f64 = 0.0;
-        for j in 0..params.k {
-            // An emptied cluster keeps its centre; k-means++ makes this rare.
-            if counts[j] > 0 {
-                let new: Array1<f64> = sums.row(j).mapv(|v| v / counts[j] as f64);
-                shift = shift.max(squared_distance(new.view(), centroids.row(j)));
-                centroids.row_mut(j).assign(&new);
-            }
-        }
-        if shift <= params.tolerance || iterations >= params.max_iter {
-            break;
+/// Nearest and second-nearest centre of `r` (distances, not squared).
+fn two_nearest(r: &[f64], centroids: &[f64], d: usize) -> (usize, f64, f64) {
+    let (mut best, mut d1, mut d2) = (0, f64::INFINITY, f64::INFINITY);
+    for (j, c) in centroids.chunks(d).enumerate() {
+        let dist = sq(r, c);
+        if dist < d1 {
+            d2 = d1;
+            d1 = dist;
+            best = j;
+        } else if dist < d2 {
+            d2 = dist;
         }
     }
-    // Final labels and inertia for the final centroids.
-    let (labels, inertia, _, _) = assign(x, &centroids);
+    (best, d1.sqrt(), d2.sqrt())
+}
+
+/// One restart: k-means++ seeding from stream `run` of the seed, then Lloyd iterations
+/// accelerated by Hamerly's bounds (2010), which skip rows that provably keep their centre;
+/// the iterations and their result are exactly Lloyd's. Stops when the summed squared
+/// movement of the centres is at most `tolerance` × the mean feature variance
+/// (scikit-learn's rule) or after `max_iter` iterations.
+fn lloyd(x_view: ArrayView2<f64>, params: &KMeansParams, run: usize) -> KMeansFit {
+    let owned;
+    let x: &[f64] = match x_view.as_slice() {
+        Some(s) => s,
+        None => {
+            owned = x_view.iter().copied().collect::<Vec<f64>>();
+            &owned
+        }
+    };
+    let d = x_view.ncols();
+    let k = params.k;
+    let mut rng = SplitMix64::for_stream(params.seed, run as u64);
+    let mut centroids = kmeans_plus_plus(x, d, k, &mut rng);
+    let mean_variance = x_view.var_axis(Axis(0), 0.0).mean().unwrap_or(0.0);
+    let tolerance = params.tolerance * mean_variance;
+
+    let mut state: Vec<Bounds> = x
+        .par_chunks(d * CHUNK)
+        .flat_map_iter(|chunk| {
+            let centroids = &centroids;
+            chunk
+                .chunks(d)
+                .map(move |r| {
+                    let (label, upper, lower) = two_nearest(r, centroids, d);
+                    Bounds { label, upper, lower }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut iterations = 0;
+    loop {
+        iterations += 1;
+        // New centres: the means of their rows (an emptied cluster keeps its centre).
+        let mut sums = vec![0.0; k * d];
+        let mut counts = vec![0usize; k];
+        for (r, b) in x.chunks(d).zip(&state) {
+            counts[b.label] += 1;
+            for (s, v) in sums[b.label * d..(b.label + 1) * d].iter_mut().zip(r) {
+                *s += v;
+            }
+        }
+        let mut moved = vec![0.0; k];
+        let mut shift_total = 0.0;
+        for j in 0..k {
+            if counts[j] > 0 {
+                let c = &mut centroids[j * d..(j + 1) * d];
+                let mut m = 0.0;
+                for (cv, s) in c.iter_mut().zip(&sums[j * d..(j + 1) * d]) {
+                    let new = s / counts[j] as f64;
+                    m += (new - *cv) * (new - *cv);
+                    *cv = new;
+                }
+                moved[j] = m.sqrt();
+                shift_total += m;
+            }
+        }
+        if shift_total <= tolerance || iterations >= params.max_iter {
+            break;
+        }
+        // Half the distance from each centre to its nearest other centre.
+        let half_gap: Vec<f64> = (0..k)
+            .map(|j| {
+                let cj = &centroids[j * d..(j + 1) * d];
+                (0..k)
+                    .filter(|&o| o != j)
+                    .map(|o| sq(cj, &centroids[o * d..(o + 1) * d]))
+                    .fold(f64::INFINITY, f64::min)
+                    .sqrt()
+                    / 2.0
+            })
+            .collect();
+        let max_moved = moved.iter().copied().fold(0.0, f64::max);
+        let centroids_ref = &centroids;
+        state
+            .par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(d * CHUNK))
+            .for_each(|(bounds, rows)| {
+                for (b, r) in bounds.iter_mut().zip(rows.chunks(d)) {
+                    b.upper += moved[b.label];
+                    b.lower -= max_moved;
+                    let limit = b.lower.max(half_gap[b.label]);
+                    if b.upper <= limit {
+                        continue;
+                    }
+                    b.upper = sq(r, &centroids_ref[b.label * d..(b.label + 1) * d]).sqrt();
+                    if b.upper <= limit {
+                        continue;
+                    }
+                    let (label, upper, lower) = two_nearest(r, centroids_ref, d);
+                    *b = Bounds { label, upper, lower };
+                }
+            });
+    }
+    // Final labels and inertia for the final centres (exact, not bounds).
+    let assigned: Vec<(usize, f64)> = x
+        .par_chunks(d * CHUNK)
+        .flat_map_iter(|chunk| {
+            let centroids = &centroids;
+            chunk
+                .chunks(d)
+                .map(move |r| {
+                    let (label, d1, _) = two_nearest(r, centroids, d);
+                    (label, d1 * d1)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let inertia = assigned.iter().map(|a| a.1).sum();
     KMeansFit {
-        centroids,
-        labels,
+        centroids: Array2::from_shape_vec((k, d), centroids).expect("k × d"),
+        labels: assigned.into_iter().map(|a| a.0).collect(),
         inertia,
         iterations,
         run,

@@ -1,9 +1,15 @@
-//! Songs → standardised audio features → clusters → moods. The kernels live here: scaling,
-//! k-means, cluster-quality metrics, PCA and the mood rule. (The `cluster` command that reads
-//! catalogues and writes `models/song-clusters.json` builds on them.)
+//! Songs → standardised audio features → clusters → moods. `catalog` reads track tables,
+//! `scale`, `kmeans`, `metrics`, `pca` and `sweep` are the kernels, `moods` names clusters,
+//! `model` is the saved `song-clusters.json`, and `cluster` runs the command end to end.
 
+pub mod bench;
+pub mod catalog;
+pub mod cluster;
+pub mod cluster_report;
 pub mod kmeans;
 pub mod metrics;
+pub mod model;
 pub mod moods;
 pub mod pca;
 pub mod scale;
+pub mod sweep;

@@ -1,0 +1,63 @@
+//! Songs for a mood from the song model's per-mood playlists (or, later, the user's library):
+//! nearest the mood's centroid first, more popular first on a tie. `--seed` gives variety: the
+//! songs are then a seeded draw from the nearest 3×N, listed nearest first.
+
+use crate::emotion::Mood;
+use crate::rng::SplitMix64;
+use crate::tracks::model::{PlaylistTrack, SongClusters};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    pub rank: usize,
+    pub id: Option<String>,
+    pub name: String,
+    pub artists: String,
+    pub popularity: Option<f64>,
+    pub url: Option<String>,
+    pub cluster: usize,
+    pub distance: f64,
+}
+
+fn ranked(tracks: &[PlaylistTrack]) -> Vec<&PlaylistTrack> {
+    let mut v: Vec<&PlaylistTrack> = tracks.iter().collect();
+    v.sort_by(|a, b| {
+        a.distance
+            .total_cmp(&b.distance)
+            .then(b.track.popularity.unwrap_or(0.0).total_cmp(&a.track.popularity.unwrap_or(0.0)))
+    });
+    v
+}
+
+pub fn recommend(model: &SongClusters, mood: Mood, n: usize, seed: Option<u64>) -> Vec<Recommendation> {
+    let Some(playlist) = model.playlist(mood) else {
+        return vec![];
+    };
+    let mut pool = ranked(&playlist.tracks);
+    if let Some(seed) = seed {
+        pool.truncate(3 * n);
+        let mut rng = SplitMix64::for_stream(seed, 0x50f6);
+        for i in (1..pool.len()).rev() {
+            pool.swap(i, rng.below(i + 1));
+        }
+        pool.truncate(n);
+        pool = ranked(&pool.into_iter().cloned().collect::<Vec<_>>())
+            .into_iter()
+            .map(|t| playlist.tracks.iter().find(|x| x == &t).expect("drawn from it"))
+            .collect();
+    }
+    pool.into_iter()
+        .take(n)
+        .enumerate()
+        .map(|(i, t)| Recommendation {
+            rank: i + 1,
+            id: t.track.id.clone(),
+            name: t.track.name.clone(),
+            artists: t.track.artists.clone(),
+            popularity: t.track.popularity,
+            url: t.track.spotify_url(),
+            cluster: t.cluster,
+            distance: t.distance,
+        })
+        .collect()
+}

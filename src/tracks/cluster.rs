@@ -1,0 +1,301 @@
+//! The `cluster` command: catalogue → scaled features → k sweep → final fit → PCA, profiles,
+//! moods → `song-clusters.json` and a report with per-mood playlists.
+
+use super::catalog::{self, Catalog};
+use super::kmeans::{KMeansFit, KMeansParams};
+use super::model::{Playlist, PlaylistTrack, SongClusters, SONG_CLUSTERS_SCHEMA};
+use super::moods::assign_moods;
+use super::pca::Pca;
+use super::scale::{Scaler, Scaling};
+use super::sweep::{self, Sweep, SweepParams};
+use super::cluster_report;
+use crate::artifacts;
+use crate::emotion::Mood;
+use crate::progress;
+use anyhow::{bail, Context, Result};
+use ndarray::Array2;
+use std::path::{Path, PathBuf};
+
+/// Settings resolved from the command line.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    pub data: PathBuf,
+    pub features: Vec<String>,
+    pub scaling: Scaling,
+    pub k: usize,
+    /// `None`: no sweep (just the fit of `k`).
+    pub k_range: Option<(usize, usize)>,
+    pub seeds: usize,
+    pub seed: u64,
+    pub silhouette_sample: usize,
+    pub playlist_length: usize,
+    /// Where `song-clusters.json` goes.
+    pub out: PathBuf,
+    pub reports_dir: PathBuf,
+    pub command: String,
+}
+
+pub struct ClusterOutcome {
+    pub model_path: PathBuf,
+    pub report_dir: PathBuf,
+    pub model: SongClusters,
+}
+
+/// The catalogue files tried, in order, when no `--data` is given.
+pub const DEFAULT_DATA: [&str; 6] = [
+    "datasets/spotify/spotify_songs.csv.gz",
+    "datasets/spotify/spotify_songs.csv",
+    "datasets/spotify/data.csv.gz",
+    "datasets/spotify/data.csv",
+    "datasets/spotify/genres_v2.csv.gz",
+    "datasets/spotify/genres_v2.csv",
+];
+
+pub fn resolve_data(cli: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = cli {
+        return Ok(p.to_path_buf());
+    }
+    DEFAULT_DATA
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no track table given (--data) and none at {}\n{}",
+                DEFAULT_DATA.join(", "),
+                catalog::WHERE_TO_GET_DATA
+            )
+        })
+}
+
+/// Runs the whole command. Nothing is written until every computation has succeeded, and then
+/// each file is written atomically.
+pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
+    let started = std::time::Instant::now();
+    let reading = progress::spinner(&format!("reading {}", options.data.display()));
+    let catalog = catalog::read_catalog(&options.data, &options.features);
+    reading.finish_and_clear();
+    let catalog = catalog?;
+    eprintln!("{}", catalog.source.summary());
+    for d in &catalog.source.dropped {
+        eprintln!("  {} rows dropped: {} (e.g. {})", d.rows, d.reason, d.examples.join("; "));
+    }
+
+    let x = catalog.features.view();
+    let scaler = Scaler::fit(options.scaling, x);
+    let scaled = scaler.transform(x);
+    let final_params = KMeansParams {
+        k: options.k,
+        n_init: options.seeds,
+        seed: options.seed,
+        ..Default::default()
+    };
+    final_params
+        .check(scaled.view())
+        .with_context(|| format!("{}: cannot cluster", options.data.display()))?;
+
+    let sweep = match options.k_range {
+        Some((k_min, k_max)) => {
+            // A range reaching past the rows is cut to them, with a word.
+            let k_max_usable = k_max.min(catalog.features.nrows());
+            if k_max_usable < k_max {
+                eprintln!(
+                    "k range cut to {k_min}..{k_max_usable}: only {} rows",
+                    catalog.features.nrows()
+                );
+            }
+            let params = SweepParams {
+                k_min,
+                k_max: k_max_usable,
+                seeds: options.seeds,
+                seed: options.seed,
+                silhouette_sample: options.silhouette_sample,
+                max_iter: final_params.max_iter,
+            };
+            let jobs = (k_max_usable.saturating_sub(k_min) + 1) * options.seeds;
+            let bar = progress::bar(jobs as u64, "k sweep");
+            let result = sweep::sweep(scaled.view(), &params, &|| bar.inc(1));
+            bar.finish_and_clear();
+            let (sweep, _) = result.context("k sweep")?;
+            for s in &sweep.scores {
+                eprintln!(
+                    "  k={:<2} inertia {:>12.1}  silhouette {:.3}  CH {:>9.1}  DB {:.3}  stability {:.3}",
+                    s.k, s.inertia, s.silhouette, s.calinski_harabasz, s.davies_bouldin, s.stability
+                );
+            }
+            eprintln!("{}", sweep.verdict.line(options.k));
+            Some(sweep)
+        }
+        None => None,
+    };
+
+    let fitting = progress::spinner(&format!("fitting k={} ({} starts)", options.k, options.seeds));
+    let fit = final_params.fit(scaled.view());
+    fitting.finish_and_clear();
+    let fit = fit?;
+    let pca = Pca::fit(scaled.view())?;
+    let model = build_model(options, &catalog, scaler, &fit, pca, sweep)?;
+    for c in &model.moods.clusters {
+        eprintln!(
+            "  cluster {} ({} songs) → {}: {}",
+            c.cluster, model.sizes[c.cluster], c.mood, c.reason
+        );
+    }
+    if !model.moods.empty_moods.is_empty() {
+        eprintln!("  moods with no cluster: {}", join_moods(&model.moods.empty_moods));
+    }
+    if !model.moods.shared_moods.is_empty() {
+        eprintln!(
+            "  moods shared by several clusters: {}",
+            join_moods(&model.moods.shared_moods)
+        );
+    }
+
+    let run_id = artifacts::new_run_id(&format!("k{}", options.k));
+    let report_dir = options.reports_dir.join("cluster").join(&run_id);
+    cluster_report::write(&report_dir, &model, &catalog, &scaled, &fit)
+        .with_context(|| format!("writing the report in {}", report_dir.display()))?;
+    if let Some(parent) = options.out.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    artifacts::write_json_atomic(&options.out, &model)
+        .with_context(|| format!("writing {}", options.out.display()))?;
+    eprintln!(
+        "wrote {} and {}/index.html in {:.1} s",
+        options.out.display(),
+        report_dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ClusterOutcome {
+        model_path: options.out.clone(),
+        report_dir,
+        model,
+    })
+}
+
+fn join_moods(moods: &[Mood]) -> String {
+    moods.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn rows(m: &Array2<f64>) -> Vec<Vec<f64>> {
+    m.rows().into_iter().map(|r| r.to_vec()).collect()
+}
+
+/// Each cluster's tracks, nearest its centroid first (ties: more popular first).
+pub fn ranked_members(
+    fit: &KMeansFit,
+    scaled: &Array2<f64>,
+    catalog: &Catalog,
+    cluster: usize,
+) -> Vec<(usize, f64)> {
+    let centroid = fit.centroids.row(cluster);
+    let mut members: Vec<(usize, f64)> = fit
+        .labels
+        .iter()
+        .enumerate()
+        .filter(|(_, &l)| l == cluster)
+        .map(|(i, _)| (i, super::kmeans::squared_distance(scaled.row(i), centroid).sqrt()))
+        .collect();
+    let popularity = |i: usize| catalog.tracks[i].popularity.unwrap_or(0.0);
+    members.sort_by(|a, b| {
+        a.1.total_cmp(&b.1)
+            .then(popularity(b.0).total_cmp(&popularity(a.0)))
+            .then(a.0.cmp(&b.0))
+    });
+    members
+}
+
+/// A mood's playlist: the tracks of its clusters, nearest their own centroid first.
+pub fn mood_playlist(
+    model_moods: &super::moods::MoodMap,
+    mood: Mood,
+    fit: &KMeansFit,
+    scaled: &Array2<f64>,
+    catalog: &Catalog,
+    limit: usize,
+) -> Option<Playlist> {
+    let clusters: Vec<usize> = model_moods
+        .clusters
+        .iter()
+        .filter(|c| c.mood == mood)
+        .map(|c| c.cluster)
+        .collect();
+    if clusters.is_empty() {
+        return None;
+    }
+    let mut members: Vec<(usize, usize, f64)> = clusters
+        .iter()
+        .flat_map(|&c| {
+            ranked_members(fit, scaled, catalog, c)
+                .into_iter()
+                .map(move |(i, d)| (c, i, d))
+        })
+        .collect();
+    let popularity = |i: usize| catalog.tracks[i].popularity.unwrap_or(0.0);
+    members.sort_by(|a, b| {
+        a.2.total_cmp(&b.2)
+            .then(popularity(b.1).total_cmp(&popularity(a.1)))
+            .then(a.1.cmp(&b.1))
+    });
+    members.truncate(limit);
+    Some(Playlist {
+        mood,
+        clusters,
+        tracks: members
+            .into_iter()
+            .map(|(c, i, d)| PlaylistTrack {
+                track: catalog.tracks[i].clone(),
+                cluster: c,
+                distance: d,
+                features: catalog.features.row(i).to_vec(),
+            })
+            .collect(),
+    })
+}
+
+fn build_model(
+    options: &ClusterOptions,
+    catalog: &Catalog,
+    scaler: Scaler,
+    fit: &KMeansFit,
+    pca: Pca,
+    sweep: Option<Sweep>,
+) -> Result<SongClusters> {
+    let x = catalog.features.view();
+    let centroids = scaler.inverse(fit.centroids.view());
+    // The mood rule reads z-scores whatever the clustering scale was.
+    let standard = Scaler::fit(Scaling::Standard, x);
+    let centroids_z = standard.transform(centroids.view());
+    let moods = assign_moods(&catalog.feature_names, centroids_z.view());
+    let scaled = scaler.transform(x);
+    let playlists = Mood::ALL
+        .iter()
+        .filter_map(|&m| mood_playlist(&moods, m, fit, &scaled, catalog, options.playlist_length))
+        .collect();
+    if fit.sizes().iter().any(|&s| s == 0) {
+        bail!("a cluster ended empty; try another --seed");
+    }
+    Ok(SongClusters {
+        schema: SONG_CLUSTERS_SCHEMA.into(),
+        created: artifacts::utc_rfc3339(),
+        git_commit: artifacts::git_commit(),
+        workbench_version: env!("CARGO_PKG_VERSION").into(),
+        command: options.command.clone(),
+        dataset: catalog.source.clone(),
+        features: catalog.feature_names.clone(),
+        scaler,
+        k: fit.k(),
+        seed: options.seed,
+        n_init: options.seeds,
+        centroids_scaled: rows(&fit.centroids),
+        centroids: rows(&centroids),
+        centroids_z: rows(&centroids_z),
+        sizes: fit.sizes(),
+        inertia: fit.inertia,
+        moods,
+        pca,
+        sweep,
+        playlists,
+    })
+}

@@ -1,0 +1,316 @@
+//! The `cluster` report: `index.html` with every plot and table, the PNGs, and
+//! `playlists/<mood>.csv`. It is built in a temporary sibling directory and renamed into place
+//! when complete, so a failed run leaves no half report.
+
+use super::catalog::Catalog;
+use super::cluster::mood_playlist;
+use super::kmeans::KMeansFit;
+use super::model::SongClusters;
+use super::sweep::Sweep;
+use crate::artifacts;
+use crate::emotion::Mood;
+use crate::report::html::{escape, Page};
+use crate::report::plots::{self, Series, PALETTE};
+use anyhow::{Context, Result};
+use ndarray::Array2;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Points drawn in the PCA scatter (a seeded sample beyond this: PNGs stay small).
+const SCATTER_POINTS: usize = 20_000;
+
+/// Quotes a CSV field when it needs it (RFC 4180).
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+pub fn write(
+    dir: &Path,
+    model: &SongClusters,
+    catalog: &Catalog,
+    scaled: &Array2<f64>,
+    fit: &KMeansFit,
+) -> Result<()> {
+    let parent = dir.parent().context("report dir has a parent")?;
+    std::fs::create_dir_all(parent)?;
+    let name = dir.file_name().context("report dir has a name")?.to_string_lossy();
+    let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    std::fs::create_dir_all(tmp.join("playlists"))?;
+    let built = build(&tmp, model, catalog, scaled, fit);
+    if let Err(e) = built {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, dir).with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))?;
+    Ok(())
+}
+
+fn build(
+    dir: &Path,
+    model: &SongClusters,
+    catalog: &Catalog,
+    scaled: &Array2<f64>,
+    fit: &KMeansFit,
+) -> Result<()> {
+    let k = model.k;
+    let cluster_names: Vec<String> = (0..k)
+        .map(|c| format!("{c} {}", model.mood_of(c)))
+        .collect();
+    let mut page = Page::new(&format!("Song clusters: k = {k}"));
+    page.paragraph(&model.dataset.summary());
+    page.muted(&format!(
+        "features: {} · scaling: {:?} · seed {} · {} k-means++ starts · built {} by workbench {} ({})",
+        model.features.join(", "),
+        model.scaler.kind,
+        model.seed,
+        model.n_init,
+        model.created,
+        model.workbench_version,
+        model.git_commit
+    ));
+    page.code_block(&model.command);
+    if !model.dataset.dropped.is_empty() {
+        page.heading(2, "Rows dropped");
+        let rows: Vec<Vec<String>> = model
+            .dataset
+            .dropped
+            .iter()
+            .map(|d| vec![d.reason.clone(), d.rows.to_string(), d.examples.join("; ")])
+            .collect();
+        page.table(&["reason", "rows", "examples"], &rows);
+    }
+
+    if let Some(sweep) = &model.sweep {
+        sweep_section(dir, &mut page, sweep, k)?;
+    }
+
+    // Sizes, moods and why.
+    page.heading(2, "Clusters and their moods");
+    page.paragraph(&model.moods.method);
+    let sizes: Vec<f64> = model.sizes.iter().map(|&s| s as f64).collect();
+    let colours: Vec<_> = (0..k).map(|c| PALETTE[c % PALETTE.len()]).collect();
+    plots::bar_chart(&dir.join("sizes.png"), "Songs per cluster", "songs", &cluster_names, &sizes, &colours)?;
+    page.image("sizes.png", "songs per cluster");
+    let rows: Vec<Vec<String>> = model
+        .moods
+        .clusters
+        .iter()
+        .map(|c| {
+            vec![
+                c.cluster.to_string(),
+                c.mood.to_string(),
+                model.sizes[c.cluster].to_string(),
+                format!("{:.2}", c.score),
+                c.reason.clone(),
+            ]
+        })
+        .collect();
+    page.table(&["cluster", "mood", "songs", "score", "why"], &rows);
+    if !model.moods.empty_moods.is_empty() {
+        page.paragraph(&format!("Moods no cluster took: {}.", join(&model.moods.empty_moods)));
+    }
+    if !model.moods.shared_moods.is_empty() {
+        page.paragraph(&format!(
+            "Moods several clusters share: {}.",
+            join(&model.moods.shared_moods)
+        ));
+    }
+
+    // Profiles.
+    page.heading(2, "Profiles");
+    page.paragraph("Centroids in the features' own units:");
+    let mut header = vec!["cluster"];
+    header.extend(model.features.iter().map(String::as_str));
+    let rows: Vec<Vec<String>> = model
+        .centroids
+        .iter()
+        .enumerate()
+        .map(|(c, row)| {
+            let mut r = vec![cluster_names[c].clone()];
+            r.extend(row.iter().map(|v| format!("{v:.3}")));
+            r
+        })
+        .collect();
+    page.table(&header, &rows);
+    plots::zscore_heatmap(
+        &dir.join("profile.png"),
+        "Centroids as z-scores of the catalogue",
+        &model.centroids_z,
+        &cluster_names,
+        &model.features,
+    )?;
+    page.image("profile.png", "centroid z-score heatmap");
+
+    // PCA.
+    page.heading(2, "PCA");
+    let sample = super::sweep::sample_rows(scaled.nrows(), SCATTER_POINTS, model.seed);
+    let projected: Vec<(f64, f64)> = model
+        .pca
+        .project(scaled.select(ndarray::Axis(0), &sample).view(), 2)
+        .rows()
+        .into_iter()
+        .map(|r| (r[0], r.get(1).copied().unwrap_or(0.0)))
+        .collect();
+    let groups: Vec<usize> = sample.iter().map(|&i| fit.labels[i]).collect();
+    let ratio = &model.pca.explained_variance_ratio;
+    plots::scatter(
+        &dir.join("pca.png"),
+        &format!("Songs on the first two principal components ({} shown)", sample.len()),
+        (
+            &format!("PC1 ({:.1} % of variance)", 100.0 * ratio[0]),
+            &format!("PC2 ({:.1} % of variance)", 100.0 * ratio.get(1).copied().unwrap_or(0.0)),
+        ),
+        &projected,
+        &groups,
+        &cluster_names,
+    )?;
+    page.image("pca.png", "PCA scatter coloured by cluster");
+    let mut cumulative = 0.0;
+    let rows: Vec<Vec<String>> = ratio
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            cumulative += r;
+            vec![
+                format!("PC{}", i + 1),
+                format!("{:.1} %", 100.0 * r),
+                format!("{:.1} %", 100.0 * cumulative),
+            ]
+        })
+        .collect();
+    page.table(&["component", "explained variance", "cumulative"], &rows);
+
+    // Playlists.
+    page.heading(2, "Playlists");
+    page.paragraph("Tracks ranked by distance to their cluster's centroid (nearest first; ties go to the more popular). Each CSV holds the whole mood; the model keeps the first few.");
+    for mood in Mood::ALL {
+        let Some(full) = mood_playlist(&model.moods, mood, fit, scaled, catalog, usize::MAX) else {
+            continue;
+        };
+        let file = format!("playlists/{mood}.csv");
+        write_playlist_csv(&dir.join(&file), &model.features, &full)?;
+        let mut html = String::new();
+        let _ = write!(
+            html,
+            "<h3>{}</h3><p><a href=\"{}\">{}</a> · {} tracks</p><table><tr><th>#</th><th>track</th><th>artists</th><th>distance</th></tr>\n",
+            escape(&mood.to_string()),
+            escape(&file),
+            escape(&file),
+            full.tracks.len()
+        );
+        for (i, t) in full.tracks.iter().take(10).enumerate() {
+            let name = if t.track.name.is_empty() { "(no name)" } else { &t.track.name };
+            let cell = match t.track.spotify_url() {
+                Some(url) => format!("<a href=\"{}\">{}</a>", escape(&url), escape(name)),
+                None => escape(name),
+            };
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{cell}</td><td>{}</td><td>{:.3}</td></tr>\n",
+                i + 1,
+                escape(&t.track.artists),
+                t.distance
+            );
+        }
+        html.push_str("</table>\n");
+        page.raw(&html);
+    }
+    artifacts::write_atomic(&dir.join("index.html"), page.finish().as_bytes())?;
+    Ok(())
+}
+
+fn sweep_section(dir: &Path, page: &mut Page, sweep: &Sweep, k: usize) -> Result<()> {
+    page.heading(2, "Choosing k");
+    page.paragraph(&sweep.verdict.line(k));
+    page.muted(&format!(
+        "k = {}..{}, {} seeds each (the lowest-inertia start is the k's fit; stability is the mean adjusted Rand index over all pairs of starts); silhouette on a seeded sample of {} of {} rows; CH and DB on all rows.",
+        sweep.params.k_min, sweep.params.k_max, sweep.params.seeds, sweep.silhouette_rows, sweep.rows
+    ));
+    let metric = |f: &dyn Fn(&super::sweep::KScore) -> f64| -> Vec<(f64, f64)> {
+        sweep.scores.iter().map(|s| (s.k as f64, f(s))).collect()
+    };
+    let panels: [(&str, &str, Vec<(f64, f64)>); 5] = [
+        ("Inertia (elbow)", "sum of squared distances / 1000", metric(&|s| s.inertia / 1000.0)),
+        ("Silhouette (higher is better)", "mean silhouette", metric(&|s| s.silhouette)),
+        ("Calinski-Harabasz (higher is better)", "CH index", metric(&|s| s.calinski_harabasz)),
+        ("Davies-Bouldin (lower is better)", "DB index", metric(&|s| s.davies_bouldin)),
+        ("Stability across seeds", "mean pairwise ARI", metric(&|s| s.stability)),
+    ];
+    plots::render_png(&dir.join("sweep.png"), 1500, 860, |root| {
+        let areas = root.split_evenly((2, 3));
+        for (area, (title, y, points)) in areas.iter().zip(panels.iter()) {
+            plots::line_chart(
+                area,
+                title,
+                "k",
+                y,
+                &[Series {
+                    name: "",
+                    points: points.clone(),
+                    colour: plots::BLUE_,
+                }],
+            )?;
+        }
+        Ok(())
+    })?;
+    page.image("sweep.png", "cluster metrics against k");
+    let rows: Vec<Vec<String>> = sweep
+        .scores
+        .iter()
+        .map(|s| {
+            vec![
+                s.k.to_string(),
+                format!("{:.1}", s.inertia),
+                format!("{:.4}", s.silhouette),
+                format!("{:.1}", s.calinski_harabasz),
+                format!("{:.4}", s.davies_bouldin),
+                format!("{:.4}", s.stability),
+            ]
+        })
+        .collect();
+    page.table(
+        &["k", "inertia", "silhouette", "Calinski-Harabasz", "Davies-Bouldin", "stability"],
+        &rows,
+    );
+    Ok(())
+}
+
+fn join(moods: &[Mood]) -> String {
+    moods.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn write_playlist_csv(path: &Path, features: &[String], playlist: &super::model::Playlist) -> Result<()> {
+    let mut out = String::from("rank,cluster,distance,id,name,artists,popularity,url");
+    for f in features {
+        out.push(',');
+        out.push_str(&csv_field(f));
+    }
+    out.push('\n');
+    for (i, t) in playlist.tracks.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{},{},{:.6},{},{},{},{},{}",
+            i + 1,
+            t.cluster,
+            t.distance,
+            csv_field(t.track.id.as_deref().unwrap_or("")),
+            csv_field(&t.track.name),
+            csv_field(&t.track.artists),
+            t.track.popularity.map(|p| p.to_string()).unwrap_or_default(),
+            t.track.spotify_url().unwrap_or_default()
+        );
+        for v in &t.features {
+            let _ = write!(out, ",{v}");
+        }
+        out.push('\n');
+    }
+    artifacts::write_atomic(path, out.as_bytes())?;
+    Ok(())
+}

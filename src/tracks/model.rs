@@ -1,0 +1,168 @@
+//! `song-clusters.json`: everything needed to place a new song in a mood cluster and to
+//! recommend from the catalogue, without the catalogue. It is the contract between `cluster`
+//! (which writes it) and `infer` / `spotify` (which read it).
+
+use super::catalog::{CatalogSource, Track};
+use super::kmeans::nearest;
+use super::moods::MoodMap;
+use super::pca::Pca;
+use super::scale::Scaler;
+use super::sweep::Sweep;
+use crate::emotion::Mood;
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const SONG_CLUSTERS_SCHEMA: &str = "workbench/song-clusters/v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SongClusters {
+    pub schema: String,
+    pub created: String,
+    pub git_commit: String,
+    pub workbench_version: String,
+    /// The command that rebuilds this file from its dataset.
+    pub command: String,
+    pub dataset: CatalogSource,
+    pub features: Vec<String>,
+    pub scaler: Scaler,
+    pub k: usize,
+    pub seed: u64,
+    pub n_init: usize,
+    /// `k × features`, in the scaler's space (what distances are measured in).
+    pub centroids_scaled: Vec<Vec<f64>>,
+    /// The same centroids in the features' own units.
+    pub centroids: Vec<Vec<f64>>,
+    /// Centroids as z-scores of the catalogue (what the mood rule reads).
+    pub centroids_z: Vec<Vec<f64>>,
+    pub sizes: Vec<usize>,
+    pub inertia: f64,
+    pub moods: MoodMap,
+    /// Fitted on the scaled catalogue; every component, with its share of the variance.
+    pub pca: Pca,
+    /// The evidence for k: scores of every k in the sweep and the verdict.
+    pub sweep: Option<Sweep>,
+    /// For each mood with a cluster: its tracks nearest the centroid, nearest first.
+    pub playlists: Vec<Playlist>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Playlist {
+    pub mood: Mood,
+    pub clusters: Vec<usize>,
+    pub tracks: Vec<PlaylistTrack>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaylistTrack {
+    #[serde(flatten)]
+    pub track: Track,
+    pub cluster: usize,
+    /// Euclidean distance to the cluster's centroid, in the scaler's space.
+    pub distance: f64,
+    /// The features, in `SongClusters::features` order and original units.
+    pub features: Vec<f64>,
+}
+
+/// Where a song falls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    pub cluster: usize,
+    pub mood: Mood,
+    pub distance: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SongModelError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a workbench song-clusters file: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("a song needs the {expected} features {names:?}; got {got} values")]
+    FeatureCount {
+        expected: usize,
+        got: usize,
+        names: Vec<String>,
+    },
+}
+
+impl SongClusters {
+    pub fn read(path: &Path) -> Result<SongClusters, SongModelError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SongModelError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let invalid = |message: String| SongModelError::Invalid {
+            path: path.into(),
+            message,
+        };
+        let model: SongClusters = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if model.schema != SONG_CLUSTERS_SCHEMA {
+            return Err(invalid(format!(
+                "schema {:?}, expected {SONG_CLUSTERS_SCHEMA:?}",
+                model.schema
+            )));
+        }
+        model.check().map_err(invalid)?;
+        Ok(model)
+    }
+
+    /// Shapes agree with each other (a hand-edited file fails here, not deep in `infer`).
+    pub fn check(&self) -> Result<(), String> {
+        let d = self.features.len();
+        let k = self.k;
+        let rows_ok = |m: &[Vec<f64>]| m.len() == k && m.iter().all(|r| r.len() == d);
+        if d == 0 || k == 0 {
+            return Err("no features or no clusters".into());
+        }
+        if self.scaler.offset.len() != d || self.scaler.scale.len() != d {
+            return Err(format!("the scaler has not {d} features"));
+        }
+        if !rows_ok(&self.centroids_scaled) || !rows_ok(&self.centroids) || !rows_ok(&self.centroids_z)
+        {
+            return Err(format!("centroids are not {k} × {d}"));
+        }
+        if self.moods.clusters.len() != k {
+            return Err(format!("the mood map names {} clusters, not {k}", self.moods.clusters.len()));
+        }
+        Ok(())
+    }
+
+    pub fn mood_of(&self, cluster: usize) -> Mood {
+        self.moods.clusters[cluster].mood
+    }
+
+    fn centroid_matrix(&self) -> Array2<f64> {
+        let d = self.features.len();
+        Array2::from_shape_vec(
+            (self.k, d),
+            self.centroids_scaled.iter().flatten().copied().collect(),
+        )
+        .expect("checked shapes")
+    }
+
+    /// Places a song given its features in `self.features` order and original units.
+    pub fn place(&self, features: &[f64]) -> Result<Placement, SongModelError> {
+        if features.len() != self.features.len() {
+            return Err(SongModelError::FeatureCount {
+                expected: self.features.len(),
+                got: features.len(),
+                names: self.features.clone(),
+            });
+        }
+        let scaled = self.scaler.transform_row(Array1::from(features.to_vec()).view());
+        let (cluster, d2) = nearest(Array1::from(scaled).view(), &self.centroid_matrix());
+        Ok(Placement {
+            cluster,
+            mood: self.mood_of(cluster),
+            distance: d2.sqrt(),
+        })
+    }
+
+    pub fn playlist(&self, mood: Mood) -> Option<&Playlist> {
+        self.playlists.iter().find(|p| p.mood == mood)
+    }
+}
