@@ -42,6 +42,32 @@ where
     }
 }
 
+/// Builds a whole directory (a run report) in a temporary sibling and renames it to `dir` once
+/// `build` succeeds; on failure the temporary directory is removed, so no half report is left.
+pub fn write_dir_atomic<E>(dir: &Path, build: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E>
+where
+    E: From<io::Error>,
+{
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    let tmp = temp_sibling(dir);
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp)?;
+    }
+    fs::create_dir_all(&tmp)?;
+    match build(&tmp) {
+        Ok(()) => {
+            fs::rename(&tmp, dir)?;
+            Ok(())
+        }
+        Err(err) => {
+            let _ = fs::remove_dir_all(&tmp);
+            Err(err)
+        }
+    }
+}
+
 /// `dir/name.ext` → `dir/.<pid>.tmp.name.ext`: hidden, told apart per process, and with the
 /// extension kept last for writers that choose a format by it.
 fn temp_sibling(path: &Path) -> PathBuf {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{run, s, shared_dir, text};
+use common::{run, s, text};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use workbench::emotion::Mood;
@@ -270,15 +270,8 @@ fn bad_tables_and_bad_k_are_refused_with_nothing_written() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/songs.csv"));
 }
 
-/// The real tables in ../shared: `None` (printed) when absent.
 fn spotify(name: &str) -> Option<PathBuf> {
-    let p = shared_dir().join("datasets/spotify").join(name);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED: {} is absent (real Spotify tables live in ../shared)", p.display());
-        None
-    }
+    common::shared_file(&format!("datasets/spotify/{name}"))
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{run, s, shared_dir, text};
+use common::{run, s, text};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -111,13 +111,7 @@ fn seeds_give_variety_and_every_and_max_frames_sample() {
 }
 
 fn media(name: &str) -> Option<String> {
-    let p = shared_dir().join("media").join(name);
-    if p.exists() {
-        Some(p.to_string_lossy().into_owned())
-    } else {
-        eprintln!("SKIPPED: {} is absent (the real clips live in ../shared/media)", p.display());
-        None
-    }
+    common::shared_file(&format!("media/{name}")).map(|p| p.to_string_lossy().into_owned())
 }
 
 #[test]

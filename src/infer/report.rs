@@ -7,7 +7,7 @@ use crate::artifacts;
 use crate::emotion::{Emotion, Mood};
 use crate::report::html::{escape, Page};
 use crate::report::plots::{self, Series, PALETTE};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use opencv::core::{Mat, Point, Rect, Scalar, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
@@ -80,22 +80,7 @@ pub fn write(
     keeper: &FrameKeeper,
     started: Instant,
 ) -> Result<()> {
-    let parent = dir.parent().context("report dir has a parent")?;
-    std::fs::create_dir_all(parent)?;
-    let name = dir.file_name().context("report dir has a name")?.to_string_lossy().to_string();
-    let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
-    }
-    std::fs::create_dir_all(&tmp)?;
-    let built = build(&tmp, result, records, keeper, started);
-    if let Err(e) = built {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, dir)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))?;
-    Ok(())
+    artifacts::write_dir_atomic(dir, |tmp| build(tmp, result, records, keeper, started))
 }
 
 fn build(

@@ -11,7 +11,7 @@ use crate::artifacts;
 use crate::emotion::Mood;
 use crate::report::html::{escape, Page};
 use crate::report::plots::{self, Series, PALETTE};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use ndarray::Array2;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -35,21 +35,10 @@ pub fn write(
     scaled: &Array2<f64>,
     fit: &KMeansFit,
 ) -> Result<()> {
-    let parent = dir.parent().context("report dir has a parent")?;
-    std::fs::create_dir_all(parent)?;
-    let name = dir.file_name().context("report dir has a name")?.to_string_lossy();
-    let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
-    }
-    std::fs::create_dir_all(tmp.join("playlists"))?;
-    let built = build(&tmp, model, catalog, scaled, fit);
-    if let Err(e) = built {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, dir).with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))?;
-    Ok(())
+    artifacts::write_dir_atomic(dir, |tmp| {
+        std::fs::create_dir_all(tmp.join("playlists"))?;
+        build(tmp, model, catalog, scaled, fit)
+    })
 }
 
 fn build(

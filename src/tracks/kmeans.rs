@@ -217,7 +217,7 @@ struct Bounds {
     lower: f64,
 }
 
-/// Nearest and second-nearest centre of `r` (distances, not squared).
+/// Nearest centre of `r`, with the squared distances to it and to the second nearest.
 fn two_nearest(r: &[f64], centroids: &[f64], d: usize) -> (usize, f64, f64) {
     let (mut best, mut d1, mut d2) = (0, f64::INFINITY, f64::INFINITY);
     for (j, c) in centroids.chunks(d).enumerate() {
@@ -230,7 +230,19 @@ fn two_nearest(r: &[f64], centroids: &[f64], d: usize) -> (usize, f64, f64) {
             d2 = dist;
         }
     }
-    (best, d1.sqrt(), d2.sqrt())
+    (best, d1, d2)
+}
+
+/// [`two_nearest`] for every row, in parallel chunks.
+fn two_nearest_all(x: &[f64], centroids: &[f64], d: usize) -> Vec<(usize, f64, f64)> {
+    x.par_chunks(d * CHUNK)
+        .flat_map_iter(|chunk| {
+            chunk
+                .chunks(d)
+                .map(|r| two_nearest(r, centroids, d))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// One restart: k-means++ seeding from stream `run` of the seed, then Lloyd iterations
@@ -254,31 +266,28 @@ fn lloyd(x_view: ArrayView2<f64>, params: &KMeansParams, run: usize) -> KMeansFi
     let mean_variance = x_view.var_axis(Axis(0), 0.0).mean().unwrap_or(0.0);
     let tolerance = params.tolerance * mean_variance;
 
-    let mut state: Vec<Bounds> = x
-        .par_chunks(d * CHUNK)
-        .flat_map_iter(|chunk| {
-            let centroids = &centroids;
-            chunk
-                .chunks(d)
-                .map(move |r| {
-                    let (label, upper, lower) = two_nearest(r, centroids, d);
-                    Bounds { label, upper, lower }
-                })
-                .collect::<Vec<_>>()
+    let mut state: Vec<Bounds> = two_nearest_all(x, &centroids, d)
+        .into_iter()
+        .map(|(label, d1, d2)| Bounds {
+            label,
+            upper: d1.sqrt(),
+            lower: d2.sqrt(),
         })
         .collect();
+    // Per-cluster sums and counts, kept up to date as rows change cluster (no full pass per
+    // iteration).
+    let mut sums = vec![0.0; k * d];
+    let mut counts = vec![0i64; k];
+    for (r, b) in x.chunks(d).zip(&state) {
+        counts[b.label] += 1;
+        for (s, v) in sums[b.label * d..(b.label + 1) * d].iter_mut().zip(r) {
+            *s += v;
+        }
+    }
     let mut iterations = 0;
     loop {
         iterations += 1;
         // New centres: the means of their rows (an emptied cluster keeps its centre).
-        let mut sums = vec![0.0; k * d];
-        let mut counts = vec![0usize; k];
-        for (r, b) in x.chunks(d).zip(&state) {
-            counts[b.label] += 1;
-            for (s, v) in sums[b.label * d..(b.label + 1) * d].iter_mut().zip(r) {
-                *s += v;
-            }
-        }
         let mut moved = vec![0.0; k];
         let mut shift_total = 0.0;
         for j in 0..k {
@@ -311,10 +320,13 @@ fn lloyd(x_view: ArrayView2<f64>, params: &KMeansParams, run: usize) -> KMeansFi
             .collect();
         let max_moved = moved.iter().copied().fold(0.0, f64::max);
         let centroids_ref = &centroids;
-        state
+        // Each chunk returns what its rows that changed cluster move between the sums.
+        let deltas: Vec<(Vec<f64>, Vec<i64>)> = state
             .par_chunks_mut(CHUNK)
             .zip(x.par_chunks(d * CHUNK))
-            .for_each(|(bounds, rows)| {
+            .map(|(bounds, rows)| {
+                let mut delta_sums: Vec<f64> = Vec::new();
+                let mut delta_counts: Vec<i64> = Vec::new();
                 for (b, r) in bounds.iter_mut().zip(rows.chunks(d)) {
                     b.upper += moved[b.label];
                     b.lower -= max_moved;
@@ -326,25 +338,36 @@ fn lloyd(x_view: ArrayView2<f64>, params: &KMeansParams, run: usize) -> KMeansFi
                     if b.upper <= limit {
                         continue;
                     }
-                    let (label, upper, lower) = two_nearest(r, centroids_ref, d);
+                    let (label, d1, d2) = two_nearest(r, centroids_ref, d);
+                    let (upper, lower) = (d1.sqrt(), d2.sqrt());
+                    if label != b.label {
+                        if delta_sums.is_empty() {
+                            delta_sums = vec![0.0; k * d];
+                            delta_counts = vec![0; k];
+                        }
+                        for (i, v) in r.iter().enumerate() {
+                            delta_sums[b.label * d + i] -= v;
+                            delta_sums[label * d + i] += v;
+                        }
+                        delta_counts[b.label] -= 1;
+                        delta_counts[label] += 1;
+                    }
                     *b = Bounds { label, upper, lower };
                 }
-            });
+                (delta_sums, delta_counts)
+            })
+            .collect();
+        for (delta_sums, delta_counts) in deltas.into_iter().filter(|d| !d.0.is_empty()) {
+            for (s, ds) in sums.iter_mut().zip(delta_sums) {
+                *s += ds;
+            }
+            for (c, dc) in counts.iter_mut().zip(delta_counts) {
+                *c += dc;
+            }
+        }
     }
     // Final labels and inertia for the final centres (exact, not bounds).
-    let assigned: Vec<(usize, f64)> = x
-        .par_chunks(d * CHUNK)
-        .flat_map_iter(|chunk| {
-            let centroids = &centroids;
-            chunk
-                .chunks(d)
-                .map(move |r| {
-                    let (label, d1, _) = two_nearest(r, centroids, d);
-                    (label, d1 * d1)
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let assigned = two_nearest_all(x, &centroids, d);
     let inertia = assigned.iter().map(|a| a.1).sum();
     KMeansFit {
         centroids: Array2::from_shape_vec((k, d), centroids).expect("k × d"),

@@ -14,6 +14,21 @@ pub fn shared_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
 }
 
+/// A real file under ../shared (e.g. "media/no_face.mp4"); `None`, with the reason printed,
+/// when it is absent.
+pub fn shared_file(relative: &str) -> Option<PathBuf> {
+    let p = shared_dir().join(relative);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "SKIPPED: {} is absent (the real data lives in ../shared beside the checkout)",
+            p.display()
+        );
+        None
+    }
+}
+
 pub fn fer2013_path() -> PathBuf {
     shared_dir().join("datasets/fer2013/fer2013.csv.gz")
 }
