@@ -20,7 +20,7 @@ test: setup
 	$(CARGO) test --release --locked -- --show-output
 
 bench-fer: build
-	target/release/workbench bench-fer --model models/fer-default.json
+	$${CARGO_TARGET_DIR:-target}/release/workbench bench-fer --model models/fer-default.json
 
 # The cluster job against scikit-learn on 170,653 bootstrapped real songs (needs ../shared and
 # a Python with scikit-learn: PYTHON=/path/to/python).

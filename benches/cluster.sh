@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 data="${1:-../shared/datasets/spotify/spotify_songs.csv.gz}"
 python="${PYTHON:-python3}"
 matrix="${TMPDIR:-/tmp}/workbench-bench-170k.csv"
-bin=target/release/workbench
+bin="${CARGO_TARGET_DIR:-target}/release/workbench"
 [ -x "$bin" ] || cargo build --release --locked
 "$bin" bench-cluster --data "$data" --rows 170653 --write-matrix "$matrix" >/dev/null
 t0=$(date +%s.%N)

@@ -4,7 +4,7 @@
 # Peak memory is printed by infer itself (VmHWM) to show it stays flat as clips grow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=target/release/workbench
+bin="${CARGO_TARGET_DIR:-target}/release/workbench"
 [ -x "$bin" ] || cargo build --release --locked
 out="${TMPDIR:-/tmp}/workbench-bench-infer"
 rm -rf "$out"

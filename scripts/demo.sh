@@ -3,7 +3,7 @@
 # (models/fer-default.json for faces, models/song-clusters.json for songs). No data download.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-wb=target/release/workbench
+wb="${CARGO_TARGET_DIR:-target}/release/workbench"
 clip=datasets/clips/clip.gif
 echo "== workbench infer $clip   (faces -> emotions over time -> mood -> songs)"
 "$wb" infer "$clip"
