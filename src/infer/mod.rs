@@ -234,26 +234,27 @@ pub fn run(o: &InferOptions) -> Result<InferOutcome> {
     let mut sampled = 0usize;
     // Key frames are searched whole; the frames up to the next key frame only near the key
     // frame's faces, in parallel (one cascade per thread).
+    // Our threads run one cascade each; OpenCV's own pool would only contend with them.
+    opencv::core::set_num_threads(0).context("configuring OpenCV threads")?;
     let detectors: Vec<Mutex<FaceDetector>> = (0..rayon::current_num_threads().max(1))
         .map(|_| FaceDetector::new(o.detector.clone()).map(Mutex::new))
         .collect::<Result<_, _>>()?;
-    let detect_near = |grey: &Mat, around: &[BBox]| -> Result<Vec<BBox>, faces::FaceError> {
-        if around.is_empty() {
-            return Ok(vec![]);
-        }
-        loop {
-            for d in &detectors {
-                if let Ok(mut d) = d.try_lock() {
-                    return d.detect_near(grey, around);
-                }
+    // Runs `f` with whichever cascade is free (there is one per thread).
+    let with_detector = |f: &dyn Fn(&mut FaceDetector) -> Result<Vec<BBox>, faces::FaceError>| loop {
+        for d in &detectors {
+            if let Ok(mut d) = d.try_lock() {
+                return f(&mut d);
             }
-            std::thread::yield_now();
         }
+        std::thread::yield_now();
     };
-    let mut chunk = Vec::with_capacity(o.key_every);
+    // Frames are read in groups of one key-frame span per thread, so key frames are searched in
+    // parallel too; which frames are key frames depends only on their index.
+    let group = o.key_every * detectors.len();
+    let mut chunk = Vec::with_capacity(group);
     loop {
         chunk.clear();
-        while chunk.len() < o.key_every {
+        while chunk.len() < group {
             match source.next_frame()? {
                 Some(f) => chunk.push(f),
                 None => break,
@@ -268,14 +269,28 @@ pub fn run(o: &InferOptions) -> Result<InferOutcome> {
             .map(|f| faces::to_grey(&f.bgr))
             .collect::<Result<_, _>>()
             .context("converting a frame to grey")?;
-        let key = detectors[0].lock().expect("detector lock").detect(&greys[0])?;
-        let between: Vec<Vec<BBox>> = greys[1..]
+        let keys: Vec<Vec<BBox>> = (0..chunk.len())
+            .step_by(o.key_every)
+            .collect::<Vec<_>>()
             .par_iter()
-            .map(|g| detect_near(g, &key))
+            .map(|&i| with_detector(&|d| d.detect(&greys[i])))
+            .collect::<Result<_, _>>()?;
+        let found: Vec<Vec<BBox>> = (0..chunk.len())
+            .into_par_iter()
+            .map(|i| {
+                let key = &keys[i / o.key_every];
+                if i % o.key_every == 0 {
+                    Ok(key.clone())
+                } else if key.is_empty() {
+                    Ok(vec![])
+                } else {
+                    with_detector(&|d| d.detect_near(&greys[i], key))
+                }
+            })
             .collect::<Result<_, _>>()?;
         lap(&mut detect_s);
         for (i, frame) in chunk.iter().enumerate() {
-            let mut boxes = if i == 0 { key.clone() } else { between[i - 1].clone() };
+            let mut boxes = found[i].clone();
             if o.largest_face {
                 boxes.truncate(1);
             }
