@@ -42,6 +42,23 @@ where
     }
 }
 
+/// Like [`write_atomic`] for secrets: the temporary file is created with mode 0600 before any
+/// byte is written, so the content is never readable by others, not even for a moment.
+#[cfg(unix)]
+pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    write_atomic_with(path, |tmp| {
+        let _ = fs::remove_file(tmp); // a leftover of a killed run would be reused with its mode
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })
+}
+
 /// Builds a whole directory (a run report) in a temporary sibling and renames it to `dir` once
 /// `build` succeeds; on failure the temporary directory is removed, so no half report is left.
 pub fn write_dir_atomic<E>(dir: &Path, build: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E>
@@ -178,6 +195,14 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d)
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), for benchmark lines.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 /// A run id: `<name>-<utc stamp>`.

@@ -45,6 +45,85 @@ pub enum Command {
     /// write reports/infer/<clip>-<run-id>/ (index.html, timeline, annotated GIF, frames.csv,
     /// result.json).
     Infer(InferArgs),
+    /// Optional Spotify account link (rspotify, PKCE): log in, import your liked songs with
+    /// their audio features, keep six private mood playlists. Nothing else needs it.
+    #[command(subcommand)]
+    Spotify(SpotifyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpotifyCommand {
+    /// Log in with Authorization Code + PKCE (no client secret): prints the URL to open, catches
+    /// Spotify's redirect on http://127.0.0.1:<port>/callback, checks its state, and stores the
+    /// token in $XDG_CONFIG_HOME/workbench/spotify-token.json (mode 0600).
+    ///
+    /// The client id comes from RSPOTIFY_CLIENT_ID or `client_id = "..."` in
+    /// $XDG_CONFIG_HOME/workbench/spotify.toml; register the redirect URI
+    /// http://127.0.0.1:8888/callback in your app at https://developer.spotify.com/dashboard.
+    Login(SpotifyLoginArgs),
+    /// Forget the stored token (deletes the token file).
+    Logout,
+    /// Fetch all your liked songs and write the library CSV (id, name, artists, added_at,
+    /// popularity, the song model's features, features_from). Features come from the
+    /// audio-features endpoint when Spotify still answers it (closed to new apps on 2024-11-27),
+    /// else from local tables matched by track id; the coverage is printed. Nothing is guessed.
+    #[command(name = "import-liked")]
+    ImportLiked(SpotifyImportArgs),
+    /// Place your liked songs that have features into moods with the song model and create or
+    /// update six private playlists "workbench · <mood>" (idempotent: found by name, their
+    /// tracks replaced). Prints their URLs.
+    Playlists(SpotifyPlaylistsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpotifyLoginArgs {
+    /// Loopback port for the redirect (default: the config's redirect_port, else 8888). It must
+    /// match the redirect URI registered for the app.
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Give up waiting for the redirect after this many seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SpotifyImportArgs {
+    /// The library CSV to write.
+    #[arg(long, default_value = workbench::spotify::library::DEFAULT_LIBRARY, value_name = "CSV")]
+    pub out: PathBuf,
+    /// Song model: its features are the columns written and its tracks a first local table.
+    #[arg(long, default_value = "models/song-clusters.json", value_name = "JSON")]
+    pub songs: PathBuf,
+    /// A local track table to match liked songs against by id (Kaggle data.csv,
+    /// genres_v2.csv, TidyTuesday spotify_songs.csv; .csv or .csv.gz). Repeatable. The table
+    /// the song model was fitted on is used too when it is on this machine.
+    #[arg(long = "catalog", value_name = "PATH")]
+    pub catalogs: Vec<PathBuf>,
+    /// Do not try the audio-features endpoint (local tables only).
+    #[arg(long)]
+    pub no_features_endpoint: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SpotifyPlaylistsArgs {
+    /// The library CSV from `import-liked`.
+    #[arg(long, default_value = workbench::spotify::library::DEFAULT_LIBRARY, value_name = "CSV")]
+    pub library: PathBuf,
+    /// Song model that places songs into moods.
+    #[arg(long, default_value = "models/song-clusters.json", value_name = "JSON")]
+    pub songs: PathBuf,
+    /// Show what would be created or updated; change nothing (works logged out too).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Where `infer` takes its songs from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SongSource {
+    /// The song model's per-mood playlists (the catalogue it was fitted on).
+    Catalog,
+    /// Your liked songs (the library CSV from `workbench spotify import-liked`).
+    Liked,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +178,13 @@ pub struct InferArgs {
     /// Draw the songs at random (seeded) from the nearest 3×N, for variety.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Recommend from the catalogue's mood playlists, or from your liked songs (falls back to
+    /// the catalogue, saying so, when none of them is in the mood).
+    #[arg(long, value_enum, default_value_t = SongSource::Catalog)]
+    pub from: SongSource,
+    /// The liked-songs library read by `--from liked`.
+    #[arg(long, default_value = workbench::spotify::library::DEFAULT_LIBRARY, value_name = "CSV")]
+    pub library: PathBuf,
     /// Faces per model batch.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub batch_size: usize,

@@ -12,5 +12,6 @@ pub mod infer;
 pub mod progress;
 pub mod report;
 pub mod rng;
+pub mod spotify;
 pub mod tracks;
 pub mod vision;

@@ -6,7 +6,8 @@ mod cli;
 use anyhow::{bail, Result};
 use clap::Parser;
 use cli::{
-    BenchClusterArgs, BenchFerArgs, Cli, ClusterArgs, Command, EvalFerArgs, InferArgs, TrainFerArgs,
+    BenchClusterArgs, BenchFerArgs, Cli, ClusterArgs, Command, EvalFerArgs, InferArgs, SongSource,
+    SpotifyCommand, TrainFerArgs,
 };
 use std::process::ExitCode;
 use workbench::fer::{bench, eval_fer, model::ModelConfig, train};
@@ -15,13 +16,7 @@ use workbench::tracks::{bench as tracks_bench, cluster};
 use workbench::vision::{faces::DetectorParams, tracker::TrackerParams};
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::TrainFer(args) => train_fer(args),
@@ -30,6 +25,7 @@ fn main() -> ExitCode {
         Command::Cluster(args) => cluster(args),
         Command::BenchCluster(args) => bench_cluster(args),
         Command::Infer(args) => infer(args),
+        Command::Spotify(command) => spotify(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -38,6 +34,29 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs go to stderr, filtered by RUST_LOG (default: warnings). rspotify logs whole requests,
+/// `Authorization` header included, through the `log` crate; no `log` logger is installed (the
+/// subscriber's `tracing-log` bridge is off), and should one ever be, records from rspotify and
+/// ureq are dropped here whatever RUST_LOG says: tokens must never reach a log.
+fn init_logs() {
+    use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt};
+    use tracing_subscriber::prelude::*;
+    let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let no_secrets = filter_fn(|meta| {
+        let target = meta.target();
+        !workbench::spotify::SECRET_BEARING_LOG_TARGETS
+            .iter()
+            .any(|t| target == *t || target.starts_with(&format!("{t}::")))
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(env.and(no_secrets)),
+        )
+        .init();
 }
 
 /// The command as typed, recorded in cards and reports so numbers can be reproduced.
@@ -226,6 +245,7 @@ fn infer(args: InferArgs) -> Result<()> {
         uncertain_margin: args.uncertain_margin,
         top: args.top,
         seed: args.seed,
+        library: (args.from == SongSource::Liked).then_some(args.library),
         batch_size: args.batch_size,
         backend: args.backend,
         reports_dir: args.reports_dir,
@@ -261,12 +281,114 @@ fn infer(args: InferArgs) -> Result<()> {
         r.clip.frames_with_face,
         r.timing.frames_per_s,
         started.elapsed().as_secs_f64(),
-        tracks_bench::peak_rss_mib().unwrap_or(0.0),
+        workbench::artifacts::peak_rss_mib().unwrap_or(0.0),
         outcome
             .report_dir
             .as_ref()
             .map(|d| format!("\nreport: {}", d.join("index.html").display()))
             .unwrap_or_default()
     );
+    Ok(())
+}
+
+fn spotify(command: SpotifyCommand) -> Result<()> {
+    use workbench::spotify::{library, login, playlists, settings::SpotifySettings, token_store};
+    let settings = SpotifySettings::resolve()?;
+    match command {
+        SpotifyCommand::Login(args) => {
+            let outcome = login::login(
+                &settings,
+                &login::LoginOptions {
+                    port: args.port.unwrap_or(settings.redirect_port),
+                    timeout: std::time::Duration::from_secs(args.timeout),
+                },
+                |url| {
+                    println!("Open this URL in a browser to log in to Spotify:\n{url}");
+                    eprintln!("waiting for Spotify's redirect (Ctrl-C to stop)...");
+                },
+            )?;
+            println!(
+                "logged in as {}; token stored in {} (mode 600)",
+                outcome.user,
+                outcome.token_path.display()
+            );
+        }
+        SpotifyCommand::Logout => {
+            let store = token_store::TokenStore::new(&settings.token_path);
+            if store.remove()? {
+                println!("logged out: removed {}", settings.token_path.display());
+            } else {
+                println!("not logged in (no token at {})", settings.token_path.display());
+            }
+        }
+        SpotifyCommand::ImportLiked(args) => {
+            let summary = library::import_liked(
+                &settings,
+                &library::ImportOptions {
+                    out: args.out,
+                    songs: args.songs,
+                    catalogs: args.catalogs,
+                    features_endpoint: !args.no_features_endpoint,
+                },
+            )?;
+            println!("{}", summary.coverage());
+            if summary.local_files > 0 {
+                println!("{} local files skipped (they have no Spotify id)", summary.local_files);
+            }
+            let without = summary.songs - summary.with_features;
+            if without > 0 {
+                println!(
+                    "{without} songs have no features: none of the tables tried lists them (add one with --catalog; see datasets/README.md)"
+                );
+            }
+            println!(
+                "library: {} ({} songs; feature columns: {})",
+                summary.out.display(),
+                summary.songs,
+                summary.features.join(", ")
+            );
+        }
+        SpotifyCommand::Playlists(args) => {
+            let summary = playlists::sync(
+                &settings,
+                &playlists::PlaylistOptions {
+                    library: args.library,
+                    songs: args.songs,
+                    dry_run: args.dry_run,
+                },
+            )?;
+            println!(
+                "{} liked songs placed in moods ({} rows in {}, {} without features)",
+                summary.placed,
+                summary.library.rows_read,
+                summary.library.path,
+                summary.library.rows_read - summary.library.rows_used
+            );
+            for p in &summary.playlists {
+                let action = match p.action {
+                    playlists::Action::Created => "created",
+                    playlists::Action::Updated => "updated",
+                    playlists::Action::WouldCreate => "would be created",
+                    playlists::Action::WouldUpdate => "would be updated",
+                    playlists::Action::Planned => "planned",
+                };
+                println!(
+                    "{:<22} {:>5} songs  {action:<16} {}",
+                    p.name,
+                    p.songs,
+                    p.url.as_deref().unwrap_or("")
+                );
+            }
+            for d in &summary.duplicates {
+                println!("note: another playlist of yours is also named {d}; it was left alone");
+            }
+            if args.dry_run {
+                println!(
+                    "dry run: nothing changed{}",
+                    if summary.logged_in { "" } else { " (not logged in, so existing playlists were not looked up)" }
+                );
+            }
+        }
+    }
     Ok(())
 }

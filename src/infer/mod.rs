@@ -48,6 +48,8 @@ pub struct InferOptions {
     pub uncertain_margin: f64,
     pub top: usize,
     pub seed: Option<u64>,
+    /// Recommend from this liked-songs library CSV instead of the model's playlists.
+    pub library: Option<PathBuf>,
     pub batch_size: usize,
     pub backend: Backend,
     pub reports_dir: PathBuf,
@@ -208,8 +210,17 @@ pub fn run(o: &InferOptions) -> Result<InferOutcome> {
     let device = o.backend.device().map_err(anyhow::Error::msg)?;
     let (card, model) = card::load_model(&o.model, &device)?;
     let songs = SongClusters::read(&o.songs)?;
-    // Fails early, naming the cascade, when it is missing.
-    FaceDetector::new(o.detector.clone())?;
+    // The whole library is placed now (all moods), so a bad library fails before any work.
+    let library_pool = match &o.library {
+        Some(path) => Some(recommend::library_all(&songs, path)?),
+        None => None,
+    };
+    // One cascade per thread (OpenCV's own pool would only contend with ours), loaded before
+    // the clip is opened: a missing cascade fails early, naming it.
+    opencv::core::set_num_threads(0).context("configuring OpenCV threads")?;
+    let detectors: Vec<Mutex<FaceDetector>> = (0..rayon::current_num_threads().max(1))
+        .map(|_| FaceDetector::new(o.detector.clone()).map(Mutex::new))
+        .collect::<Result<_, _>>()?;
     let mut source = FrameSource::open(&o.clip, o.every, o.max_frames)?;
     let prep = card.model.preprocessing();
     let load_s = load_started.elapsed().as_secs_f64();
@@ -234,11 +245,6 @@ pub fn run(o: &InferOptions) -> Result<InferOutcome> {
     let mut sampled = 0usize;
     // Key frames are searched whole; the frames up to the next key frame only near the key
     // frame's faces, in parallel (one cascade per thread).
-    // Our threads run one cascade each; OpenCV's own pool would only contend with them.
-    opencv::core::set_num_threads(0).context("configuring OpenCV threads")?;
-    let detectors: Vec<Mutex<FaceDetector>> = (0..rayon::current_num_threads().max(1))
-        .map(|_| FaceDetector::new(o.detector.clone()).map(Mutex::new))
-        .collect::<Result<_, _>>()?;
     // Runs `f` with whichever cascade is free (there is one per thread).
     let with_detector = |f: &dyn Fn(&mut FaceDetector) -> Result<Vec<BBox>, faces::FaceError>| loop {
         for d in &detectors {
@@ -358,9 +364,30 @@ pub fn run(o: &InferOptions) -> Result<InferOutcome> {
     let overall = EmotionStats::from_probabilities(records.iter().filter(|r| r.kept).map(|r| &r.probabilities));
     let verdict = mood::verdict(&overall, o.uncertain_margin);
     let tracks = summarise_tracks(&records, tracker.track_count(), &kept);
-    let recommendations = match verdict.mood {
-        Some(m) => recommend::recommend(&songs, m, o.top, o.seed),
-        None => vec![],
+    let catalogue_source = format!(
+        "{} ({} per-mood playlists of the {} catalogue)",
+        o.songs.display(),
+        songs.playlists.len(),
+        songs.dataset.schema.describe()
+    );
+    let (recommendations, recommended_from) = match (verdict.mood, &library_pool) {
+        (Some(m), Some(pool)) => {
+            let mine: Vec<_> = pool.iter().filter(|t| songs.mood_of(t.cluster) == m).cloned().collect();
+            let library = o.library.as_ref().expect("pool read from it").display();
+            if mine.is_empty() {
+                (
+                    recommend::recommend(&songs, m, o.top, o.seed),
+                    format!("{catalogue_source}: none of your liked songs ({library}) is placed in {m}"),
+                )
+            } else {
+                (
+                    recommend::pick(&mine, o.top, o.seed),
+                    format!("your liked songs, {library} ({} of them placed in {m} by {})", mine.len(), o.songs.display()),
+                )
+            }
+        }
+        (Some(m), None) => (recommend::recommend(&songs, m, o.top, o.seed), catalogue_source),
+        (None, _) => (vec![], catalogue_source),
     };
     let frames_with_face = {
         let mut f: Vec<usize> = records.iter().filter(|r| r.kept).map(|r| r.frame).collect();
@@ -387,12 +414,7 @@ pub fn run(o: &InferOptions) -> Result<InferOutcome> {
         overall,
         tracks,
         recommendations,
-        recommended_from: format!(
-            "{} ({} per-mood playlists of the {} catalogue)",
-            o.songs.display(),
-            songs.playlists.len(),
-            songs.dataset.schema.describe()
-        ),
+        recommended_from,
         settings: Settings {
             every: o.every,
             max_frames: o.max_frames,

@@ -1,11 +1,14 @@
-//! Songs for a mood from the song model's per-mood playlists (or, later, the user's library):
-//! nearest the mood's centroid first, more popular first on a tie. `--seed` gives variety: the
-//! songs are then a seeded draw from the nearest 3×N, listed nearest first.
+//! Songs for a mood from the song model's per-mood playlists or from the user's liked-songs
+//! library (placed by the same model): nearest the mood's centroid first, more popular first on
+//! a tie. `--seed` gives variety: the songs are then a seeded draw from the nearest 3×N, listed
+//! nearest first.
 
 use crate::emotion::Mood;
 use crate::rng::SplitMix64;
+use crate::tracks::catalog::{read_catalog, CatalogError};
 use crate::tracks::model::{PlaylistTrack, SongClusters};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
@@ -29,11 +32,44 @@ fn ranked(tracks: &[PlaylistTrack]) -> Vec<&PlaylistTrack> {
     v
 }
 
+/// From the song model's own playlist for `mood`.
 pub fn recommend(model: &SongClusters, mood: Mood, n: usize, seed: Option<u64>) -> Vec<Recommendation> {
-    let Some(playlist) = model.playlist(mood) else {
-        return vec![];
-    };
-    let mut pool = ranked(&playlist.tracks);
+    match model.playlist(mood) {
+        Some(playlist) => pick(&playlist.tracks, n, seed),
+        None => vec![],
+    }
+}
+
+/// The songs of a library CSV (`workbench spotify import-liked`) that have features, each placed
+/// in its cluster; rows without features are skipped (counted by the reader).
+pub fn library_all(model: &SongClusters, library: &Path) -> Result<Vec<PlaylistTrack>, LibraryError> {
+    let catalog = read_catalog(library, &model.features).map_err(|e| match e {
+        CatalogError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            LibraryError::Missing(path)
+        }
+        CatalogError::NoUsableRows { path, rows_read, .. } => LibraryError::NoFeatures { path, rows_read },
+        other => LibraryError::Catalog(other),
+    })?;
+    let placed = model.place_all(&catalog).map_err(|e| LibraryError::Catalog(CatalogError::Csv {
+        path: library.into(),
+        message: e.to_string(),
+    }))?;
+    Ok(placed)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("{0}: no liked-songs library: run `workbench spotify import-liked` first (or drop --from liked)")]
+    Missing(std::path::PathBuf),
+    #[error("{path}: none of its {rows_read} songs has audio features, so none can be placed in a mood (see `workbench spotify import-liked --catalog`)")]
+    NoFeatures { path: std::path::PathBuf, rows_read: usize },
+    #[error(transparent)]
+    Catalog(CatalogError),
+}
+
+/// The best `n` of `tracks` (see the module doc).
+pub fn pick(tracks: &[PlaylistTrack], n: usize, seed: Option<u64>) -> Vec<Recommendation> {
+    let mut pool = ranked(tracks);
     if let Some(seed) = seed {
         pool.truncate(3 * n);
         let mut rng = SplitMix64::for_stream(seed, 0x50f6);
@@ -43,7 +79,7 @@ pub fn recommend(model: &SongClusters, mood: Mood, n: usize, seed: Option<u64>) 
         pool.truncate(n);
         pool = ranked(&pool.into_iter().cloned().collect::<Vec<_>>())
             .into_iter()
-            .map(|t| playlist.tracks.iter().find(|x| x == &t).expect("drawn from it"))
+            .map(|t| tracks.iter().find(|x| x == &t).expect("drawn from it"))
             .collect();
     }
     pool.into_iter()

@@ -66,14 +66,6 @@ impl BenchResult {
     }
 }
 
-/// Peak resident memory of this process (Linux `VmHWM`).
-pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 /// Rows drawn with replacement from `x`, seeded.
 pub fn bootstrap(x: &Array2<f64>, rows: usize, seed: u64) -> Array2<f64> {
     let mut rng = SplitMix64::for_stream(seed, 0xb007);
@@ -144,7 +136,7 @@ pub fn bench(options: &BenchOptions) -> Result<BenchResult> {
         sweep_s,
         final_fit_s,
         total_s: start.elapsed().as_secs_f64(),
-        peak_rss_mib: peak_rss_mib(),
+        peak_rss_mib: artifacts::peak_rss_mib(),
         favoured_k: sweep.verdict.favoured_k,
         final_inertia: fit.inertia,
     })

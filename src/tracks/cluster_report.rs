@@ -8,6 +8,7 @@ use super::kmeans::KMeansFit;
 use super::model::SongClusters;
 use super::sweep::Sweep;
 use crate::artifacts;
+use crate::report::csv_field;
 use crate::emotion::Mood;
 use crate::report::html::{escape, Page};
 use crate::report::plots::{self, Series, PALETTE};
@@ -19,14 +20,6 @@ use std::path::Path;
 /// Points drawn in the PCA scatter (a seeded sample beyond this: PNGs stay small).
 const SCATTER_POINTS: usize = 20_000;
 
-/// Quotes a CSV field when it needs it (RFC 4180).
-pub fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
 
 pub fn write(
     dir: &Path,

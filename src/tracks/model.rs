@@ -2,7 +2,7 @@
 //! recommend from the catalogue, without the catalogue. It is the contract between `cluster`
 //! (which writes it) and `infer` / `spotify` (which read it).
 
-use super::catalog::{CatalogSource, Track};
+use super::catalog::{Catalog, CatalogSource, Track};
 use super::kmeans::nearest;
 use super::moods::MoodMap;
 use super::pca::Pca;
@@ -160,6 +160,33 @@ impl SongClusters {
             mood: self.mood_of(cluster),
             distance: d2.sqrt(),
         })
+    }
+
+    /// Places every track of a catalogue read with this model's features (e.g. the user's liked
+    /// songs), in catalogue order.
+    pub fn place_all(&self, catalog: &Catalog) -> Result<Vec<PlaylistTrack>, SongModelError> {
+        if catalog.feature_names != self.features {
+            return Err(SongModelError::FeatureCount {
+                expected: self.features.len(),
+                got: catalog.feature_names.len(),
+                names: self.features.clone(),
+            });
+        }
+        catalog
+            .tracks
+            .iter()
+            .zip(catalog.features.rows())
+            .map(|(track, row)| {
+                let features = row.to_vec();
+                let placement = self.place(&features)?;
+                Ok(PlaylistTrack {
+                    track: track.clone(),
+                    cluster: placement.cluster,
+                    distance: placement.distance,
+                    features,
+                })
+            })
+            .collect()
     }
 
     pub fn playlist(&self, mood: Mood) -> Option<&Playlist> {
