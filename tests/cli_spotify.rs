@@ -553,3 +553,34 @@ fn infer_from_liked_recommends_from_the_library() {
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("import-liked"), "{}", text(&out));
 }
+
+#[test]
+fn a_mood_of_more_than_a_hundred_songs_is_written_in_chunks_in_order() {
+    // 150 real songs of one mood, from the table the default model was fitted on.
+    let Some(table) = common::shared_file("datasets/spotify/spotify_songs.csv.gz") else { return };
+    let env = Env::new();
+    let model = model();
+    let catalog = read_catalog(&table, &model.features).unwrap();
+    let mut happy: Vec<PlaylistTrack> = model
+        .place_all(&catalog)
+        .unwrap()
+        .into_iter()
+        .filter(|t| model.mood_of(t.cluster) == Mood::Happy)
+        .take(150)
+        .collect();
+    assert_eq!(happy.len(), 150);
+    let songs: Vec<_> = happy.iter().map(liked_song).collect();
+    workbench::spotify::library::write_library(&env.library(), &model.features, &songs).unwrap();
+    env.log_in(false);
+    let library = env.library();
+    let out = env.run(&["spotify", "playlists", "--library", s(&library), "--songs", SONGS]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    happy.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    let want: Vec<String> = happy.iter().map(|t| format!("spotify:track:{}", t.track.id.as_deref().unwrap())).collect();
+    let mine = own_workbench_playlists(&env);
+    let p = mine.iter().find(|p| p.name == "workbench · happy").unwrap();
+    assert_eq!(p.uris, want);
+    let id = &p.id;
+    assert_eq!(env.mock.requests("PUT", &format!("/playlists/{id}/items")).len(), 1);
+    assert_eq!(env.mock.requests("POST", &format!("/playlists/{id}/items")).len(), 1);
+}
