@@ -508,6 +508,7 @@ fn playlists_without_a_library_say_how_to_make_one() {
     let out = env.run(&["spotify", "playlists", "--library", s(&missing), "--songs", SONGS]);
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("none.csv") && stderr(&out).contains("import-liked"), "{}", text(&out));
+    assert_eq!(stderr(&out).matches("import-liked").count(), 1, "said twice: {}", text(&out));
     assert!(env.mock.with(|s| s.log.is_empty()));
 }
 
