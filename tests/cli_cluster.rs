@@ -118,14 +118,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn report_dir(r: &Run) -> PathBuf {
-    let cluster_dir = r.reports.join("cluster");
-    let dirs: Vec<PathBuf> = std::fs::read_dir(&cluster_dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
+    common::only_run_dir(&r.reports.join("cluster"))
 }
 
 #[test]

@@ -27,13 +27,7 @@ fn infer(dir: &Path, clip: &str, extra: &[&str]) -> Infer {
 }
 
 fn report_dir(r: &Infer) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(r.reports.join("infer"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
+    common::only_run_dir(&r.reports.join("infer"))
 }
 
 fn result(r: &Infer) -> Value {

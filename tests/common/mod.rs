@@ -93,3 +93,14 @@ pub fn text(out: &Output) -> String {
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
+
+/// The one run directory a command left under `dir` (e.g. reports/infer); fails if not exactly one.
+pub fn only_run_dir(dir: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
