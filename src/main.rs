@@ -345,6 +345,9 @@ fn spotify(command: SpotifyCommand) -> Result<()> {
                     features_endpoint: !args.no_features_endpoint,
                 },
             )?;
+            if let Some(why) = summary.endpoint.explanation() {
+                eprintln!("{why}");
+            }
             println!("{}", summary.coverage());
             if summary.local_files > 0 {
                 println!("{} local files skipped (they have no Spotify id)", summary.local_files);

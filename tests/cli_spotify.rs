@@ -267,6 +267,7 @@ fn import_pages_through_every_liked_song_and_falls_back_to_local_tables() {
     let said = stdout(&out);
     assert!(said.contains("120 of 121 liked songs have features"), "{said}");
     assert!(said.contains("1 local files skipped"), "{said}");
+    assert!(stderr(&out).contains("audio-features endpoint answered 403"), "{}", text(&out));
 
     // Features are the model's own for its songs; the unknown song has none (nothing invented).
     let library = read_library(&env);

@@ -212,7 +212,7 @@ pub fn run(o: &InferOptions) -> Result<InferOutcome> {
     let songs = SongClusters::read(&o.songs)?;
     // The whole library is placed now (all moods), so a bad library fails before any work.
     let library_pool = match &o.library {
-        Some(path) => Some(recommend::library_all(&songs, path)?),
+        Some(path) => Some(crate::spotify::library::read_placed(&songs, path)?.tracks),
         None => None,
     };
     // One cascade per thread (OpenCV's own pool would only contend with ours), loaded before

@@ -5,10 +5,8 @@
 
 use crate::emotion::Mood;
 use crate::rng::SplitMix64;
-use crate::tracks::catalog::{read_catalog, CatalogError};
 use crate::tracks::model::{PlaylistTrack, SongClusters};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
@@ -38,33 +36,6 @@ pub fn recommend(model: &SongClusters, mood: Mood, n: usize, seed: Option<u64>) 
         Some(playlist) => pick(&playlist.tracks, n, seed),
         None => vec![],
     }
-}
-
-/// The songs of a library CSV (`workbench spotify import-liked`) that have features, each placed
-/// in its cluster; rows without features are skipped (counted by the reader).
-pub fn library_all(model: &SongClusters, library: &Path) -> Result<Vec<PlaylistTrack>, LibraryError> {
-    let catalog = read_catalog(library, &model.features).map_err(|e| match e {
-        CatalogError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
-            LibraryError::Missing(path)
-        }
-        CatalogError::NoUsableRows { path, rows_read, .. } => LibraryError::NoFeatures { path, rows_read },
-        other => LibraryError::Catalog(other),
-    })?;
-    let placed = model.place_all(&catalog).map_err(|e| LibraryError::Catalog(CatalogError::Csv {
-        path: library.into(),
-        message: e.to_string(),
-    }))?;
-    Ok(placed)
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum LibraryError {
-    #[error("{0}: no liked-songs library: run `workbench spotify import-liked` first (or drop --from liked)")]
-    Missing(std::path::PathBuf),
-    #[error("{path}: none of its {rows_read} songs has audio features, so none can be placed in a mood (see `workbench spotify import-liked --catalog`)")]
-    NoFeatures { path: std::path::PathBuf, rows_read: usize },
-    #[error(transparent)]
-    Catalog(CatalogError),
 }
 
 /// The best `n` of `tracks` (see the module doc).

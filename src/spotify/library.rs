@@ -9,8 +9,8 @@ use super::SpotifyError;
 use crate::artifacts;
 use crate::progress;
 use crate::report::csv_field;
-use crate::tracks::catalog::{read_catalog, valid_range, CatalogError};
-use crate::tracks::model::{SongClusters, SongModelError};
+use crate::tracks::catalog::{read_catalog, valid_range, CatalogError, CatalogSource};
+use crate::tracks::model::{PlaylistTrack, SongClusters, SongModelError};
 use rspotify::clients::{BaseClient, OAuthClient};
 use rspotify::model::{AudioFeatures, Modality, TrackId};
 use std::collections::HashMap;
@@ -57,7 +57,6 @@ pub enum Endpoint {
 #[derive(Debug, Clone)]
 pub struct ImportSummary {
     pub out: PathBuf,
-    pub saved: usize,
     pub local_files: usize,
     pub songs: usize,
     pub with_features: usize,
@@ -65,6 +64,21 @@ pub struct ImportSummary {
     pub sources: Vec<(String, usize)>,
     pub endpoint: Endpoint,
     pub features: Vec<String>,
+}
+
+impl Endpoint {
+    /// Why local tables were used, when the endpoint did not serve every song.
+    pub fn explanation(&self) -> Option<String> {
+        match self {
+            Endpoint::Closed { status } => Some(format!(
+                "the audio-features endpoint answered {status}: Spotify closed it to apps created after 2024-11-27; ids were matched against local tables instead"
+            )),
+            Endpoint::Failed(e) => Some(format!(
+                "audio features: {e}; ids were matched against local tables instead"
+            )),
+            Endpoint::NotTried | Endpoint::Answered { .. } => None,
+        }
+    }
 }
 
 impl ImportSummary {
@@ -94,6 +108,8 @@ pub enum ImportError {
     #[error(transparent)]
     Spotify(#[from] SpotifyError),
     #[error(transparent)]
+    Library(#[from] LibraryError),
+    #[error(transparent)]
     SongModel(#[from] SongModelError),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
@@ -119,7 +135,7 @@ pub fn import_liked(
         }
     }
     let session = Session::open(settings)?;
-    let (mut songs, saved, local_files) = fetch_saved_tracks(&session)?;
+    let (mut songs, local_files) = fetch_saved_tracks(&session)?;
 
     let mut sources: Vec<(String, usize)> = Vec::new();
     let endpoint = if options.features_endpoint {
@@ -136,7 +152,6 @@ pub fn import_liked(
     write_library(&options.out, &model.features, &songs)?;
     Ok(ImportSummary {
         out: options.out.clone(),
-        saved,
         local_files,
         songs: songs.len(),
         with_features: songs.iter().filter(|s| s.features.is_some()).count(),
@@ -147,10 +162,9 @@ pub fn import_liked(
 }
 
 /// All saved tracks, page by page. Local files (no Spotify id) and repeats are skipped.
-fn fetch_saved_tracks(session: &Session) -> Result<(Vec<LikedSong>, usize, usize), SpotifyError> {
+fn fetch_saved_tracks(session: &Session) -> Result<(Vec<LikedSong>, usize), SpotifyError> {
     let mut songs = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut saved = 0;
     let mut local_files = 0;
     let mut offset = 0u32;
     let bar = progress::bar(0, "liked songs");
@@ -160,7 +174,6 @@ fn fetch_saved_tracks(session: &Session) -> Result<(Vec<LikedSong>, usize, usize
         })?;
         bar.set_length(u64::from(page.total));
         for item in &page.items {
-            saved += 1;
             bar.inc(1);
             let track = &item.track;
             let Some(id) = track.id.as_ref().filter(|_| !track.is_local) else {
@@ -196,7 +209,7 @@ fn fetch_saved_tracks(session: &Session) -> Result<(Vec<LikedSong>, usize, usize
         }
     }
     bar.finish_and_clear();
-    Ok((songs, saved, local_files))
+    Ok((songs, local_files))
 }
 
 /// Fills features from the endpoint, 100 ids at a time. A 403/404 means the endpoint is closed
@@ -231,15 +244,9 @@ fn features_from_endpoint(
             }
             Ok(None) => {}
             Err(SpotifyError::Status { status: status @ (403 | 404), .. }) => {
-                eprintln!(
-                    "the audio-features endpoint answered {status}: Spotify closed it to apps created after 2024-11-27; matching ids against local tables instead"
-                );
                 return (Endpoint::Closed { status }, answered);
             }
-            Err(e) => {
-                eprintln!("audio features: {e}; matching ids against local tables instead");
-                return (Endpoint::Failed(e.to_string()), answered);
-            }
+            Err(e) => return (Endpoint::Failed(e.to_string()), answered),
         }
     }
     (Endpoint::Answered { songs: answered }, answered)
@@ -379,5 +386,41 @@ pub fn write_library(path: &Path, features: &[String], songs: &[LikedSong]) -> R
     artifacts::write_atomic(path, out.as_bytes()).map_err(|source| ImportError::Io {
         path: path.into(),
         source,
+    })
+}
+
+/// A library CSV read back: its songs with features, each placed in its cluster by the song
+/// model (rows without features are skipped and counted in `source`).
+#[derive(Debug, Clone)]
+pub struct PlacedLibrary {
+    pub tracks: Vec<PlaylistTrack>,
+    pub source: CatalogSource,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("{0}: no liked-songs library here: run `workbench spotify import-liked` first")]
+    Missing(PathBuf),
+    #[error("{path}: none of its {rows_read} songs has audio features, so none can be placed in a mood (see `workbench spotify import-liked --catalog`)")]
+    NoFeatures { path: PathBuf, rows_read: usize },
+    #[error(transparent)]
+    Catalog(CatalogError),
+    #[error(transparent)]
+    SongModel(#[from] SongModelError),
+}
+
+/// Reads what `import-liked` wrote, with the model's features, and places every song: what
+/// `playlists` and `infer --from liked` both start from.
+pub fn read_placed(model: &SongClusters, library: &Path) -> Result<PlacedLibrary, LibraryError> {
+    let catalog = read_catalog(library, &model.features).map_err(|e| match e {
+        CatalogError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            LibraryError::Missing(path)
+        }
+        CatalogError::NoUsableRows { path, rows_read, .. } => LibraryError::NoFeatures { path, rows_read },
+        other => LibraryError::Catalog(other),
+    })?;
+    Ok(PlacedLibrary {
+        tracks: model.place_all(&catalog)?,
+        source: catalog.source,
     })
 }

@@ -3,12 +3,12 @@
 //! songs (nearest the mood's centroid first). Playlists are found by name among the user's own,
 //! so re-running updates them in place: no second playlist, no repeated track.
 
-use super::library::ImportError;
+use super::library::{read_placed, ImportError};
 use super::session::Session;
 use super::settings::SpotifySettings;
 use super::{playlist_name, SpotifyError};
 use crate::emotion::Mood;
-use crate::tracks::catalog::{read_catalog, CatalogError, CatalogSource};
+use crate::tracks::catalog::CatalogSource;
 use crate::tracks::model::{PlaylistTrack, SongClusters};
 use rspotify::clients::OAuthClient;
 use rspotify::model::{PlayableId, PlaylistId, SimplifiedPlaylist, TrackId};
@@ -64,23 +64,12 @@ pub struct SyncSummary {
 
 /// Reads the library and groups its songs with features by mood (all six moods, maybe empty).
 pub fn plan(library: &Path, model: &SongClusters) -> Result<(Vec<MoodSongs>, CatalogSource), ImportError> {
-    let catalog = match read_catalog(library, &model.features) {
-        Err(CatalogError::Io { path, source }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ImportError::Io {
-                path,
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no liked-songs library here: run `workbench spotify import-liked` first",
-                ),
-            })
-        }
-        other => other?,
-    };
-    let placed = model.place_all(&catalog)?;
+    let placed = read_placed(model, library)?;
     let groups = Mood::ALL
         .iter()
         .map(|&mood| {
             let mut tracks: Vec<PlaylistTrack> = placed
+                .tracks
                 .iter()
                 .filter(|t| model.mood_of(t.cluster) == mood)
                 .cloned()
@@ -93,7 +82,7 @@ pub fn plan(library: &Path, model: &SongClusters) -> Result<(Vec<MoodSongs>, Cat
             }
         })
         .collect();
-    Ok((groups, catalog.source))
+    Ok((groups, placed.source))
 }
 
 pub fn sync(settings: &SpotifySettings, options: &PlaylistOptions) -> Result<SyncSummary, ImportError> {

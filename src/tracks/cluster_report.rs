@@ -8,8 +8,8 @@ use super::kmeans::KMeansFit;
 use super::model::SongClusters;
 use super::sweep::Sweep;
 use crate::artifacts;
-use crate::report::csv_field;
 use crate::emotion::Mood;
+use crate::report::csv_field;
 use crate::report::html::{escape, Page};
 use crate::report::plots::{self, Series, PALETTE};
 use anyhow::Result;
@@ -19,7 +19,6 @@ use std::path::Path;
 
 /// Points drawn in the PCA scatter (a seeded sample beyond this: PNGs stay small).
 const SCATTER_POINTS: usize = 20_000;
-
 
 pub fn write(
     dir: &Path,
