@@ -96,15 +96,17 @@ def train_rate(model, side, batches):
 
 
 @torch.no_grad()
-def infer_rate(model, n, side, seconds):
+def infer_speed(model, n, side, seconds):
+    """(images per second, milliseconds per batch) at batch size n."""
     model.eval()
     x = torch.rand(n, 1, side, side) * 2 - 1
     model(x)
-    start, images = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds or images == 0:
+    start, passes = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds or passes == 0:
         model(x).numpy()
-        images += n
-    return images / (time.perf_counter() - start)
+        passes += 1
+    elapsed = time.perf_counter() - start
+    return passes * n / elapsed, 1e3 * elapsed / passes
 
 
 def main():
@@ -116,13 +118,15 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print(f"{'model':<28} {'input':>5} {'params':>10} {'train img/s@64':>14} {'infer img/s@1':>14} {'infer img/s@64':>15}")
+    batches = (1, 16, 64)  # as `workbench bench-fer`
+    print(f"{'model':<28} {'input':>5} {'params':>10} {'train img/s@64':>14}"
+          + "".join(f" {f'infer@{n} img/s (ms)':>19}" for n in batches))
     for name, model in [("mini_xception (pytorch)", MiniXception()), ("vgg (pytorch)", Vgg())]:
         s = args.input_size
         train = train_rate(model, s, args.train_batches)
-        b1 = infer_rate(model, 1, s, args.infer_seconds)
-        b64 = infer_rate(model, 64, s, args.infer_seconds)
-        print(f"{name:<28} {s:>5} {params_with_bn_stats(model):>10} {train:>14.1f} {b1:>14.1f} {b64:>15.1f}")
+        speeds = [infer_speed(model, n, s, args.infer_seconds) for n in batches]
+        print(f"{name:<28} {s:>5} {params_with_bn_stats(model):>10} {train:>14.1f}"
+              + "".join(f" {f'{rate:.1f} ({ms:.2f})':>19}" for rate, ms in speeds))
     print(f"backend: torch {torch.__version__} CPU, {args.threads} threads")
 
 

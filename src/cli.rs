@@ -341,6 +341,9 @@ pub struct BenchFerArgs {
     /// Input side in pixels (48 or 64).
     #[arg(long, default_value_t = 48, value_name = "PX")]
     pub input_size: usize,
+    /// mini-Xception's stem width (8: the `fer` library's 58k-parameter net; 16: about 205k).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub base_channels: usize,
     /// Also time an exported model, through its card.
     #[arg(long, value_name = "JSON")]
     pub model: Option<PathBuf>,

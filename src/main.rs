@@ -137,6 +137,7 @@ fn bench_fer(args: BenchFerArgs) -> Result<()> {
             other => bail!("--arch {other}: use mini_xception, vgg or none"),
         };
         config.input_size = args.input_size;
+        config.base_channels = args.base_channels;
         config.check().map_err(anyhow::Error::msg)?;
         models.push((format!("{arch} (fresh)"), config));
     }

@@ -1,6 +1,8 @@
 //! `workbench bench-fer`: training and inference throughput of each network on this machine,
 //! comparable with `benches/fer_pytorch.py` (PyTorch CPU, same shapes, same batch sizes).
-//! Inputs are random: speed does not depend on what the pixels show.
+//! Inputs are random: speed does not depend on what the pixels show. Inference is timed at
+//! batch 1 (one face, what `infer` does on a short clip), 16 and 64, as images per second and as
+//! milliseconds per batch (the latency a caller waits).
 
 use crate::backend::Backend;
 use crate::fer::card;
@@ -30,26 +32,41 @@ pub struct BenchResult {
     pub input_size: usize,
     pub parameters: usize,
     pub train_img_per_s_batch64: Option<f64>,
-    pub infer_img_per_s_batch1: f64,
-    pub infer_img_per_s_batch64: f64,
+    pub infer: Vec<InferSpeed>,
     pub backend: String,
+}
+
+/// The batch sizes inference is timed at.
+pub const INFER_BATCHES: [usize; 3] = [1, 16, 64];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InferSpeed {
+    pub batch: usize,
+    pub img_per_s: f64,
+    /// Mean wall time of one forward pass of the whole batch.
+    pub ms_per_batch: f64,
 }
 
 fn random_batch(n: usize, side: usize, device: &Device) -> Tensor<4> {
     Tensor::random([n, 1, side, side], Distribution::Uniform(-1.0, 1.0), device)
 }
 
-/// Images per second of `model` at batch size `n`, run for about `seconds` after one warm-up.
-fn infer_rate(model: &FerNet, n: usize, side: usize, seconds: f64, device: &Device) -> f64 {
+/// Speed of `model` at batch size `n`, run for about `seconds` after one warm-up pass.
+fn infer_speed(model: &FerNet, n: usize, side: usize, seconds: f64, device: &Device) -> InferSpeed {
     let x = random_batch(n, side, device);
     let _ = model.forward(x.clone()).into_data();
     let start = Instant::now();
-    let mut images = 0usize;
-    while start.elapsed().as_secs_f64() < seconds || images == 0 {
+    let mut passes = 0usize;
+    while start.elapsed().as_secs_f64() < seconds || passes == 0 {
         let _ = model.forward(x.clone()).into_data();
-        images += n;
+        passes += 1;
     }
-    images as f64 / start.elapsed().as_secs_f64()
+    let elapsed = start.elapsed().as_secs_f64();
+    InferSpeed {
+        batch: n,
+        img_per_s: (passes * n) as f64 / elapsed,
+        ms_per_batch: 1e3 * elapsed / passes as f64,
+    }
 }
 
 fn train_rate(config: &ModelConfig, batches: usize, device: &Device) -> f64 {
@@ -96,26 +113,17 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
         eprintln!("benchmarking {name} ...");
         let model = loaded.unwrap_or_else(|| config.init(&device));
         let side = config.input_size;
+        let inference = model.valid();
         let result = BenchResult {
             model: name,
             input_size: side,
             parameters: model.parameter_count(),
             train_img_per_s_batch64: (options.train_batches > 0)
                 .then(|| train_rate(&config, options.train_batches, &device)),
-            infer_img_per_s_batch1: infer_rate(
-                &model.valid(),
-                1,
-                side,
-                options.infer_seconds,
-                &device,
-            ),
-            infer_img_per_s_batch64: infer_rate(
-                &model.valid(),
-                64,
-                side,
-                options.infer_seconds,
-                &device,
-            ),
+            infer: INFER_BATCHES
+                .iter()
+                .map(|&n| infer_speed(&inference, n, side, options.infer_seconds, &device))
+                .collect(),
             backend: options.backend.describe(),
         };
         results.push(result);
@@ -125,20 +133,29 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
 
 pub fn table(results: &[BenchResult]) -> String {
     let mut s = format!(
-        "{:<28} {:>5} {:>10} {:>14} {:>14} {:>15}\n",
-        "model", "input", "params", "train img/s@64", "infer img/s@1", "infer img/s@64"
+        "{:<28} {:>5} {:>10} {:>14}",
+        "model", "input", "params", "train img/s@64"
     );
+    for n in INFER_BATCHES {
+        s += &format!(" {:>19}", format!("infer@{n} img/s (ms)"));
+    }
+    s += "\n";
     for r in results {
         s += &format!(
-            "{:<28} {:>5} {:>10} {:>14} {:>14.1} {:>15.1}\n",
+            "{:<28} {:>5} {:>10} {:>14}",
             r.model,
             r.input_size,
             r.parameters,
             r.train_img_per_s_batch64
                 .map_or("-".into(), |v| format!("{v:.1}")),
-            r.infer_img_per_s_batch1,
-            r.infer_img_per_s_batch64
         );
+        for speed in &r.infer {
+            s += &format!(
+                " {:>19}",
+                format!("{:.1} ({:.2})", speed.img_per_s, speed.ms_per_batch)
+            );
+        }
+        s += "\n";
     }
     if let Some(r) = results.first() {
         s += &format!("backend: {}\n", r.backend);
