@@ -29,6 +29,11 @@ pub enum Command {
     /// recall, confusion matrix; optionally with test-time augmentation.
     #[command(name = "eval-fer")]
     EvalFer(EvalFerArgs),
+    /// Join trained FER models into one that averages their class probabilities (a soft vote):
+    /// writes models/<name>.bpk (every member's weights) and a card with the ensemble's own
+    /// PublicTest and PrivateTest metrics, and reports/fer/<name>-<stamp>/.
+    #[command(name = "ensemble-fer")]
+    EnsembleFer(EnsembleFerArgs),
     /// Measure training and inference speed (img/s) of the FER networks on this machine.
     #[command(name = "bench-fer")]
     BenchFer(BenchFerArgs),
@@ -321,6 +326,26 @@ pub struct EvalFerArgs {
     /// Also report test-time augmentation: mirror (flip) and ten-crop.
     #[arg(long)]
     pub tta: bool,
+    /// Faces per forward pass.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub batch_size: usize,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct EnsembleFerArgs {
+    /// A member's model card; give two or more (`--member a.json --member b.json`). Members must
+    /// read the same input (size and normalisation).
+    #[arg(long = "member", value_name = "JSON", required = true)]
+    pub members: Vec<PathBuf>,
+    /// Name of the ensemble: its files are <models-dir>/<name>.bpk and <name>.json.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// FER2013 CSV or image folders to measure it on (default: the first member's training data,
+    /// if present).
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
     /// Faces per forward pass.
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub batch_size: usize,

@@ -6,11 +6,11 @@ mod cli;
 use anyhow::{bail, Result};
 use clap::Parser;
 use cli::{
-    BenchClusterArgs, BenchFerArgs, Cli, ClusterArgs, Command, EvalFerArgs, InferArgs, SongSource,
+    BenchClusterArgs, BenchFerArgs, Cli, ClusterArgs, Command, EnsembleFerArgs, EvalFerArgs, InferArgs, SongSource,
     SpotifyCommand, TrainFerArgs,
 };
 use std::process::ExitCode;
-use workbench::fer::{bench, eval_fer, model::ModelConfig, train};
+use workbench::fer::{bench, ensemble, eval_fer, model::ModelConfig, train};
 use workbench::infer;
 use workbench::tracks::{bench as tracks_bench, cluster};
 use workbench::vision::{faces::DetectorParams, tracker::TrackerParams};
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::TrainFer(args) => train_fer(args),
         Command::EvalFer(args) => eval_fer(args),
+        Command::EnsembleFer(args) => ensemble_fer(args),
         Command::BenchFer(args) => bench_fer(args),
         Command::Cluster(args) => cluster(args),
         Command::BenchCluster(args) => bench_cluster(args),
@@ -124,6 +125,30 @@ fn eval_fer(args: EvalFerArgs) -> Result<()> {
         skip_bad_rows: args.common.skip_bad_rows,
         command: command_line(),
     })?;
+    Ok(())
+}
+
+fn ensemble_fer(args: EnsembleFerArgs) -> Result<()> {
+    let outcome = ensemble::assemble(&ensemble::EnsembleOptions {
+        members: args.members,
+        name: args.name,
+        data: args.data,
+        models_dir: args.common.models_dir,
+        reports_dir: args.common.reports_dir,
+        batch_size: args.batch_size,
+        backend: args.common.backend,
+        skip_bad_rows: args.common.skip_bad_rows,
+        command: command_line(),
+    })?;
+    let m = &outcome.card.metrics;
+    println!(
+        "ensemble of {}: PublicTest {:.2} %, PrivateTest {:.2} %\nmodel card: {}\nreport: {}",
+        outcome.card.training.members.len(),
+        100.0 * m.public_test.accuracy,
+        100.0 * m.private_test.accuracy,
+        outcome.card_path.display(),
+        outcome.report.display()
+    );
     Ok(())
 }
 

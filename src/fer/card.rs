@@ -109,6 +109,9 @@ pub struct TrainingProvenance {
     /// The model whose weights this run started from, when it was a warm restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_from: Option<InitSource>,
+    /// An ensemble's members, in the order of `model.members`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<InitSource>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! `--resume` trusts.
 
 use crate::fer::augment::AugmentConfig;
-use crate::fer::model::ModelConfig;
+use crate::fer::model::{Arch, ModelConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -171,6 +171,11 @@ impl Experiment {
             ));
         }
         self.model.check()?;
+        if self.model.arch == Arch::Ensemble {
+            return Err("model.arch = \"ensemble\" is not trained: train its members, then \
+                        assemble them with `workbench ensemble-fer`"
+                .into());
+        }
         self.augment.check()?;
         let o = &self.optimizer;
         if !(o.lr.is_finite() && o.lr > 0.0 && o.lr < 10.0) {
@@ -298,6 +303,27 @@ epochs = 10
             .unwrap_err()
             .contains("name"));
         assert!(parse(&MINIMAL.replace("epochs = 10", "epochs = 0")).is_err());
+    }
+
+    #[test]
+    fn an_ensemble_is_assembled_not_trained() {
+        let member = "[[model.members]]\narch = \"mini_xception\"\n";
+        let ensemble = MINIMAL.replace(
+            "arch = \"mini_xception\"",
+            &format!("arch = \"ensemble\"\n{member}{member}"),
+        );
+        assert!(parse(&ensemble).unwrap_err().contains("ensemble-fer"));
+        // One member, or members on a plain network, are refused as settings.
+        let single = MINIMAL.replace(
+            "arch = \"mini_xception\"",
+            &format!("arch = \"ensemble\"\n{member}"),
+        );
+        assert!(parse(&single).unwrap_err().contains("at least 2 members"));
+        let stray = MINIMAL.replace(
+            "arch = \"mini_xception\"",
+            &format!("arch = \"vgg\"\n{member}"),
+        );
+        assert!(parse(&stray).unwrap_err().contains("model.members"));
     }
 
     #[test]

@@ -4,13 +4,13 @@
 use crate::backend::Backend;
 use crate::fer::card;
 use crate::fer::config::Experiment;
-use crate::fer::data::{self, LoadOptions, Split};
+use crate::fer::data::{self, Fer2013, LoadOptions, Split};
 use crate::fer::evaluate::{self, Metrics, Tta};
 use crate::fer::run_report::{self, EvalRecord};
 use crate::fer::train::resolve_data_path;
 use crate::progress;
 use anyhow::Result;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
@@ -30,6 +30,14 @@ pub struct EvalOutcome {
     pub report: PathBuf,
 }
 
+/// FER2013 from `path`, with a spinner while it is read and validated (a few seconds).
+pub fn read_with_spinner(path: &Path, skip_bad_rows: bool) -> Result<Fer2013> {
+    let spinner = progress::spinner(&format!("reading {}", path.display()));
+    let fer = data::load(path, LoadOptions { skip_bad_rows })?;
+    spinner.finish_and_clear();
+    Ok(fer)
+}
+
 pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
     let device = options.backend.device().map_err(anyhow::Error::msg)?;
     let (card, model) = card::load_model(&options.model, &device)?;
@@ -42,14 +50,7 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
         options.data.as_deref(),
         card_data.as_deref().or(configured.as_deref()),
     )?;
-    let spinner = progress::spinner(&format!("reading {}", data_path.display()));
-    let fer = data::load(
-        &data_path,
-        LoadOptions {
-            skip_bad_rows: options.skip_bad_rows,
-        },
-    )?;
-    spinner.finish_and_clear();
+    let fer = read_with_spinner(&data_path, options.skip_bad_rows)?;
     if fer.source.sha256 != card.data.source.sha256 {
         eprintln!(
             "note: {} (sha256 {}) is not the file this model was trained on (sha256 {})",

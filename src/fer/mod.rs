@@ -6,6 +6,7 @@ pub mod bench;
 pub mod card;
 pub mod config;
 pub mod data;
+pub mod ensemble;
 pub mod eval_fer;
 pub mod evaluate;
 pub mod model;

@@ -1,6 +1,7 @@
 //! The two FER networks: mini-Xception (the Python `fer` library's topology) and a larger
-//! VGG-style CNN. Which one, and how its input is prepared, is data ([`ModelConfig`]) saved in
-//! the model card; inference rebuilds the network from the card, never from constants.
+//! VGG-style CNN, and ensembles of trained ones. Which one, and how its input is prepared, is
+//! data ([`ModelConfig`]) saved in the model card; inference rebuilds the network from the card,
+//! never from constants.
 
 use crate::emotion::Emotion;
 use crate::fer::preprocess::{Normalization, Preprocessing};
@@ -11,7 +12,7 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::tensor::activation::relu;
+use burn::tensor::activation::{relu, softmax};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +20,9 @@ use serde::{Deserialize, Serialize};
 pub enum Arch {
     MiniXception,
     Vgg,
+    /// Trained networks whose class probabilities are averaged; assembled by
+    /// `workbench ensemble-fer`, never trained as one.
+    Ensemble,
 }
 
 impl Arch {
@@ -26,6 +30,7 @@ impl Arch {
         match self {
             Arch::MiniXception => "mini_xception",
             Arch::Vgg => "vgg",
+            Arch::Ensemble => "ensemble",
         }
     }
 }
@@ -49,6 +54,9 @@ pub struct ModelConfig {
     /// VGG: dropout before each fully connected layer.
     #[serde(default = "default_dropout")]
     pub dropout: f64,
+    /// Ensemble: the members' own settings, in the order their weights are stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<ModelConfig>,
 }
 
 fn default_input_size() -> usize {
@@ -73,6 +81,7 @@ impl ModelConfig {
             base_channels: 8,
             vgg_channels: default_vgg_channels(),
             dropout: default_dropout(),
+            members: Vec::new(),
         }
     }
 
@@ -115,7 +124,52 @@ impl ModelConfig {
             Arch::Vgg if !(0.0..1.0).contains(&self.dropout) => {
                 Err(format!("model.dropout = {} (use 0 <= p < 1)", self.dropout))
             }
+            Arch::Ensemble => self.check_members(),
+            _ if !self.members.is_empty() => Err(format!(
+                "model.members is only for arch = \"ensemble\", not {:?}",
+                self.arch.name()
+            )),
             _ => Ok(()),
+        }
+    }
+
+    /// An ensemble's members are trained networks that read the same input.
+    fn check_members(&self) -> Result<(), String> {
+        if self.members.len() < 2 {
+            return Err(format!(
+                "an ensemble needs at least 2 members, this one has {}",
+                self.members.len()
+            ));
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            if m.arch == Arch::Ensemble {
+                return Err(format!("ensemble member {i} is itself an ensemble"));
+            }
+            m.check().map_err(|e| format!("ensemble member {i}: {e}"))?;
+            if m.preprocessing() != self.preprocessing() {
+                return Err(format!(
+                    "ensemble member {i} reads {}×{} {:?} input, the ensemble {}×{} {:?}",
+                    m.input_size,
+                    m.input_size,
+                    m.normalization,
+                    self.input_size,
+                    self.input_size,
+                    self.normalization
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings of an ensemble of `members` (which must share their input).
+    pub fn ensemble(members: Vec<ModelConfig>) -> Self {
+        let first = members.first().cloned().unwrap_or_else(Self::mini_xception);
+        Self {
+            arch: Arch::Ensemble,
+            input_size: first.input_size,
+            normalization: first.normalization,
+            members,
+            ..Self::mini_xception()
         }
     }
 
@@ -125,6 +179,9 @@ impl ModelConfig {
                 FerNet::MiniXception(MiniXception::new(self.base_channels, device))
             }
             Arch::Vgg => FerNet::Vgg(Vgg::new(&self.vgg_channels, self.dropout, device)),
+            Arch::Ensemble => {
+                FerNet::Ensemble(self.members.iter().map(|m| m.init(device)).collect())
+            }
         }
     }
 }
@@ -346,19 +403,31 @@ impl Vgg {
     }
 }
 
-/// Either network; this is what gets trained, saved and loaded.
+/// Either network, or an ensemble of them; this is what gets trained, saved and loaded.
 #[derive(Module, Debug)]
 pub enum FerNet {
     MiniXception(MiniXception),
     Vgg(Vgg),
+    Ensemble(Vec<FerNet>),
 }
 
 impl FerNet {
-    /// `[n, 1, s, s]` normalised faces → `[n, 7]` logits in [`Emotion::ALL`] order.
+    /// `[n, 1, s, s]` normalised faces → `[n, 7]` logits in [`Emotion::ALL`] order. An
+    /// ensemble's "logits" are the log of its members' mean probabilities, so softmax of them
+    /// gives that mean (the soft vote) and every caller treats both kinds alike.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         match self {
             FerNet::MiniXception(m) => m.forward(x),
             FerNet::Vgg(m) => m.forward(x),
+            FerNet::Ensemble(members) => {
+                let n = members.len() as f64;
+                let summed = members
+                    .iter()
+                    .map(|m| softmax(m.forward(x.clone()), 1))
+                    .reduce(|a, b| a + b)
+                    .expect("an ensemble has members");
+                (summed / n).log()
+            }
         }
     }
 

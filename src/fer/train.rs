@@ -396,6 +396,7 @@ fn model_card(
             created: artifacts::utc_rfc3339(),
             command: options.command.clone(),
             init_from: state.init_from.clone(),
+            members: Vec::new(),
         },
     }
 }

@@ -1,0 +1,221 @@
+//! `workbench ensemble-fer`: trained models, through their cards, joined into one model that
+//! averages their class probabilities (a soft vote). The result is an ordinary exported model:
+//! one Burnpack holding every member's weights and a card whose metrics are the ensemble's own,
+//! PublicTest (where the choice to ship it is made) and PrivateTest, measured here.
+
+use crate::artifacts;
+use crate::backend::Backend;
+use crate::emotion::Emotion;
+use crate::fer::card::{
+    self, CardMetrics, DataSpec, EvalSummary, InitSource, ModelCard, TrainingProvenance,
+    CARD_SCHEMA,
+};
+use crate::fer::data::Split;
+use crate::fer::eval_fer::read_with_spinner;
+use crate::fer::evaluate::{self, Metrics, Tta};
+use crate::fer::model::{FerNet, ModelConfig};
+use crate::fer::run_report::{self, EvalRecord};
+use crate::fer::train::{resolve_data_path, save_record};
+use crate::progress;
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct EnsembleOptions {
+    /// Member model cards, in order.
+    pub members: Vec<PathBuf>,
+    pub name: String,
+    pub data: Option<PathBuf>,
+    pub models_dir: PathBuf,
+    pub reports_dir: PathBuf,
+    pub batch_size: usize,
+    pub backend: Backend,
+    pub skip_bad_rows: bool,
+    pub command: String,
+}
+
+pub struct EnsembleOutcome {
+    pub card_path: PathBuf,
+    pub card: ModelCard,
+    pub report: PathBuf,
+}
+
+fn check_options(o: &EnsembleOptions) -> Result<()> {
+    if o.members.len() < 2 {
+        bail!(
+            "an ensemble needs at least two --member cards, got {}",
+            o.members.len()
+        );
+    }
+    let name_ok = !o.name.is_empty()
+        && o.name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name_ok {
+        bail!(
+            "--name {:?}: use letters, digits, '-' and '_' (it becomes a file name)",
+            o.name
+        );
+    }
+    if o.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    Ok(())
+}
+
+/// The TOML that describes the ensemble, saved in the card and the run directory.
+fn description(o: &EnsembleOptions) -> String {
+    let members: Vec<String> = o
+        .members
+        .iter()
+        .map(|m| format!("    {:?},", m.display().to_string()))
+        .collect();
+    format!(
+        "# assembled by `workbench ensemble-fer`: the members' class probabilities, averaged\nname = {:?}\nmembers = [\n{}\n]\n",
+        o.name,
+        members.join("\n")
+    )
+}
+
+pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
+    check_options(o)?;
+    let started = std::time::Instant::now();
+    let device = o.backend.device().map_err(anyhow::Error::msg)?;
+    // Every member is read (card, weights) before any data or work.
+    let mut configs = Vec::new();
+    let mut nets = Vec::new();
+    let mut sources = Vec::new();
+    let mut cards = Vec::new();
+    for path in &o.members {
+        let (member, net) = card::load_model(path, &device)?;
+        if member.model.arch == crate::fer::model::Arch::Ensemble {
+            bail!(
+                "{}: is itself an ensemble; list its members instead",
+                path.display()
+            );
+        }
+        sources.push(InitSource {
+            card: path.display().to_string(),
+            weights_sha256: artifacts::sha256_file(&member.weights_path(path))?,
+            public_test_accuracy: member.metrics.public_test.accuracy,
+            private_test_accuracy: member.metrics.private_test.accuracy,
+        });
+        configs.push(member.model.clone());
+        nets.push(net);
+        cards.push(member);
+    }
+    let config = ModelConfig::ensemble(configs);
+    if let Err(message) = config.check() {
+        bail!("these members cannot form an ensemble: {message}");
+    }
+    let model = FerNet::Ensemble(nets);
+
+    let data_path = resolve_data_path(
+        o.data.as_deref(),
+        Some(cards[0].data.source.path.as_path()).filter(|p| p.exists()),
+    )?;
+    let fer = read_with_spinner(&data_path, o.skip_bad_rows)?;
+    for (path, member) in o.members.iter().zip(&cards) {
+        if member.data.source.sha256 != fer.source.sha256 {
+            eprintln!(
+                "note: {} was trained on a file with sha256 {}, not {} (sha256 {})",
+                path.display(),
+                &member.data.source.sha256[..12.min(member.data.source.sha256.len())],
+                data_path.display(),
+                &fer.source.sha256[..12]
+            );
+        }
+    }
+
+    // PublicTest decides whether the ensemble is worth shipping; PrivateTest is measured once.
+    let prep = config.preprocessing();
+    let mut evals = Vec::new();
+    for split in [Split::PublicTest, Split::PrivateTest] {
+        let faces = fer.split(split);
+        if faces.is_empty() {
+            bail!("{}: the {split} split is empty", data_path.display());
+        }
+        let bar = progress::bar(faces.len() as u64, split.usage());
+        let probs = evaluate::predict(&model, faces, &prep, Tta::None, o.batch_size, &device, &bar);
+        bar.finish_and_clear();
+        let metrics = Metrics::from_predictions(faces.labels(), &probs);
+        println!(
+            "{split} — ensemble of {}:\n{}",
+            o.members.len(),
+            metrics.table()
+        );
+        evals.push(EvalRecord {
+            split,
+            tta: Tta::None,
+            metrics,
+            model_card: String::new(),
+            command: o.command.clone(),
+        });
+    }
+
+    let run_id = artifacts::new_run_id(&o.name);
+    let card = ModelCard {
+        schema: CARD_SCHEMA.into(),
+        name: o.name.clone(),
+        weights: format!("{}.bpk", o.name),
+        labels: Emotion::names(),
+        parameters: model.parameter_count(),
+        input: ModelCard::input_spec(&config),
+        preprocessing: ModelCard::preprocessing_spec(&config),
+        model: config,
+        metrics: CardMetrics {
+            selected_on: "PublicTest".into(),
+            // Nothing is trained here; each member's epoch was chosen on its own run.
+            best_epoch: 0,
+            public_test: EvalSummary::new("PublicTest", "none", &evals[0].metrics),
+            private_test: EvalSummary::new("PrivateTest", "none", &evals[1].metrics),
+        },
+        data: DataSpec {
+            source: fer.source.clone(),
+            training: fer.training.len(),
+            public_test: fer.public_test.len(),
+            private_test: fer.private_test.len(),
+            subset_per_class: None,
+            skipped_rows: fer.skipped.len(),
+        },
+        training: TrainingProvenance {
+            run_id: run_id.clone(),
+            config: description(o),
+            seed: 0,
+            epochs_planned: 0,
+            epochs_run: cards.iter().map(|c| c.training.epochs_run).sum(),
+            // The members' training time: what the ensemble cost to make.
+            wall_time_s: cards.iter().map(|c| c.training.wall_time_s).sum::<f64>()
+                + started.elapsed().as_secs_f64(),
+            backend: o.backend.describe(),
+            git_commit: artifacts::git_commit(),
+            workbench_version: env!("CARGO_PKG_VERSION").into(),
+            created: artifacts::utc_rfc3339(),
+            command: o.command.clone(),
+            init_from: None,
+            members: sources,
+        },
+    };
+
+    // Weights, then the card that names them; the run directory is built aside and renamed.
+    std::fs::create_dir_all(&o.models_dir)?;
+    let weights_path = o.models_dir.join(&card.weights);
+    let card_path = o.models_dir.join(format!("{}.json", o.name));
+    save_record(&model, &weights_path)?;
+    artifacts::write_json_atomic(&card_path, &card)?;
+    let run_dir = o.reports_dir.join("fer").join(&run_id);
+    artifacts::write_dir_atomic(&run_dir, |tmp: &Path| -> Result<()> {
+        artifacts::write_atomic(&tmp.join("config.toml"), description(o).as_bytes())?;
+        for eval in &mut evals {
+            eval.model_card = card_path.display().to_string();
+            run_report::write_eval(tmp, eval)?;
+        }
+        Ok(())
+    })?;
+    run_report::write_index(&run_dir)?;
+    Ok(EnsembleOutcome {
+        card_path,
+        card,
+        report: run_dir.join("index.html"),
+    })
+}
