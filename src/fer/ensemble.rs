@@ -13,7 +13,7 @@ use crate::fer::card::{
 use crate::fer::data::Split;
 use crate::fer::eval_fer::read_with_spinner;
 use crate::fer::evaluate::{self, Metrics, Tta};
-use crate::fer::model::{FerNet, ModelConfig};
+use crate::fer::model::{Arch, FerNet, ModelConfig};
 use crate::fer::run_report::{self, EvalRecord};
 use crate::fer::train::{resolve_data_path, save_record};
 use crate::progress;
@@ -88,7 +88,7 @@ pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
     let mut cards = Vec::new();
     for path in &o.members {
         let (member, net) = card::load_model(path, &device)?;
-        if member.model.arch == crate::fer::model::Arch::Ensemble {
+        if member.model.arch == Arch::Ensemble {
             bail!(
                 "{}: is itself an ensemble; list its members instead",
                 path.display()
@@ -154,6 +154,7 @@ pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
     }
 
     let run_id = artifacts::new_run_id(&o.name);
+    let described = description(o);
     let card = ModelCard {
         schema: CARD_SCHEMA.into(),
         name: o.name.clone(),
@@ -180,7 +181,7 @@ pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
         },
         training: TrainingProvenance {
             run_id: run_id.clone(),
-            config: description(o),
+            config: described.clone(),
             seed: 0,
             epochs_planned: 0,
             epochs_run: cards.iter().map(|c| c.training.epochs_run).sum(),
@@ -205,7 +206,7 @@ pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
     artifacts::write_json_atomic(&card_path, &card)?;
     let run_dir = o.reports_dir.join("fer").join(&run_id);
     artifacts::write_dir_atomic(&run_dir, |tmp: &Path| -> Result<()> {
-        artifacts::write_atomic(&tmp.join("config.toml"), description(o).as_bytes())?;
+        artifacts::write_atomic(&tmp.join("config.toml"), described.as_bytes())?;
         for eval in &mut evals {
             eval.model_card = card_path.display().to_string();
             run_report::write_eval(tmp, eval)?;

@@ -158,7 +158,7 @@ pub fn write_index(dir: &Path) -> Result<()> {
             ],
             &rows,
         );
-        page.muted("The epoch was selected on PublicTest; PrivateTest is measured once, on that epoch's weights.");
+        page.muted("The weights (an epoch, or an ensemble's members) were chosen on PublicTest; PrivateTest is measured once, on those weights.");
     }
 
     if !history.is_empty() {
