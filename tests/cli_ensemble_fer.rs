@@ -8,9 +8,8 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 use workbench::emotion::Emotion;
-use workbench::fer::card::{self, ModelCard};
-use workbench::fer::data::{self, FaceSet, LoadOptions};
-use workbench::fer::evaluate::{predict, Tta};
+use workbench::fer::card::ModelCard;
+use workbench::fer::data::{self, LoadOptions};
 
 const DEFAULT: &str = "models/fer-default.json";
 const CYCLE_1: &str = "models/fer-mini-xception-c1.json";
@@ -18,21 +17,6 @@ const CYCLE_1: &str = "models/fer-mini-xception-c1.json";
 fn sample(dir: &Path) -> Option<PathBuf> {
     let fer = fer2013()?;
     Some(write_sample(fer, dir, 1, 30, 5))
-}
-
-fn probabilities(card_path: &Path, faces: &FaceSet) -> Vec<[f32; Emotion::COUNT]> {
-    let device = burn::prelude::Device::flex();
-    let (card, model) = card::load_model(card_path, &device).unwrap();
-    let bar = indicatif::ProgressBar::hidden();
-    predict(
-        &model,
-        faces,
-        &card.model.preprocessing(),
-        Tta::None,
-        64,
-        &device,
-        &bar,
-    )
 }
 
 fn ensemble(dir: &Path, data: &Path, name: &str, members: &[&str]) -> std::process::Output {
@@ -66,10 +50,10 @@ fn an_ensemble_averages_its_members_and_eval_fer_reproduces_its_card() {
     let fer = data::load(&data_path, LoadOptions::default()).unwrap();
     let faces = &fer.private_test;
     let (a, b) = (
-        probabilities(Path::new(DEFAULT), faces),
-        probabilities(Path::new(CYCLE_1), faces),
+        probabilities_of(Path::new(DEFAULT), faces, 64),
+        probabilities_of(Path::new(CYCLE_1), faces, 64),
     );
-    let joined = probabilities(&card_path, faces);
+    let joined = probabilities_of(&card_path, faces, 64);
     for ((pa, pb), pj) in a.iter().zip(&b).zip(&joined) {
         for k in 0..Emotion::COUNT {
             assert!(
@@ -142,7 +126,7 @@ fn a_model_joined_with_itself_scores_as_the_model() {
     assert!(out.status.success(), "{}", text(&out));
     let card = ModelCard::read(&dir.path().join("models/twice.json")).unwrap();
     let fer = data::load(&data_path, LoadOptions::default()).unwrap();
-    let alone = probabilities(Path::new(DEFAULT), &fer.public_test);
+    let alone = probabilities_of(Path::new(DEFAULT), &fer.public_test, 64);
     let correct = alone
         .iter()
         .zip(fer.public_test.labels())

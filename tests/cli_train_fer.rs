@@ -108,21 +108,6 @@ fn train(
     workbench().args(&args).output().unwrap()
 }
 
-fn logits_of(card_path: &Path, faces: &data::FaceSet) -> Vec<[f32; 7]> {
-    let device = burn::prelude::Device::flex();
-    let (card, model) = card::load_model(card_path, &device).unwrap();
-    let bar = indicatif::ProgressBar::hidden();
-    predict(
-        &model,
-        faces,
-        &card.model.preprocessing(),
-        Tta::None,
-        EVAL_BATCH,
-        &device,
-        &bar,
-    )
-}
-
 #[test]
 fn training_on_the_sample_beats_chance_on_held_out_faces() {
     let Some(t) = trained() else { return };
@@ -208,8 +193,12 @@ fn a_killed_and_resumed_run_equals_an_uninterrupted_one() {
     assert_eq!(a.metrics, b.metrics);
     let fer = data::load(&t.sample, LoadOptions::default()).unwrap();
     assert_eq!(
-        logits_of(&t.card, &fer.private_test),
-        logits_of(&t.dir.join("models-killed/sample.json"), &fer.private_test)
+        probabilities_of(&t.card, &fer.private_test, EVAL_BATCH),
+        probabilities_of(
+            &t.dir.join("models-killed/sample.json"),
+            &fer.private_test,
+            EVAL_BATCH
+        )
     );
 
     // A finished run is not resumed again.
@@ -284,8 +273,8 @@ fn exported_weights_load_to_identical_logits() {
         std::fs::read(t.run_dir.join("checkpoint/best.bpk")).unwrap()
     );
     // Loading twice, and loading the checkpoint, give the same logits.
-    let a = logits_of(&t.card, &fer.public_test);
-    let b = logits_of(&t.card, &fer.public_test);
+    let a = probabilities_of(&t.card, &fer.public_test, EVAL_BATCH);
+    let b = probabilities_of(&t.card, &fer.public_test, EVAL_BATCH);
     assert_eq!(a, b);
     let card = ModelCard::read(&t.card).unwrap();
     let device = burn::prelude::Device::flex();

@@ -136,6 +136,15 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// A model name becomes the file names `<name>.bpk` and `<name>.json`: letters, digits, '-' and
+/// '_' only, so it can never climb out of the models directory.
+pub fn is_model_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 impl Experiment {
     pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
@@ -159,12 +168,7 @@ impl Experiment {
 
     /// Every setting is checked before data is read or a model built.
     pub fn check(&self) -> Result<(), String> {
-        let name_ok = !self.name.is_empty()
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !name_ok {
+        if !is_model_name(&self.name) {
             return Err(format!(
                 "name = {:?}: use letters, digits, '-' and '_' (it becomes a file name)",
                 self.name

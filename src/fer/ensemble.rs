@@ -10,13 +10,13 @@ use crate::fer::card::{
     self, CardMetrics, DataSpec, EvalSummary, InitSource, ModelCard, TrainingProvenance,
     CARD_SCHEMA,
 };
+use crate::fer::config::is_model_name;
 use crate::fer::data::Split;
 use crate::fer::eval_fer::read_with_spinner;
-use crate::fer::evaluate::{self, Metrics, Tta};
+use crate::fer::evaluate::{self, Tta};
 use crate::fer::model::{Arch, FerNet, ModelConfig};
 use crate::fer::run_report::{self, EvalRecord};
 use crate::fer::train::{resolve_data_path, save_record};
-use crate::progress;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
@@ -47,11 +47,7 @@ fn check_options(o: &EnsembleOptions) -> Result<()> {
             o.members.len()
         );
     }
-    let name_ok = !o.name.is_empty()
-        && o.name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !name_ok {
+    if !is_model_name(&o.name) {
         bail!(
             "--name {:?}: use letters, digits, '-' and '_' (it becomes a file name)",
             o.name
@@ -135,10 +131,15 @@ pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
         if faces.is_empty() {
             bail!("{}: the {split} split is empty", data_path.display());
         }
-        let bar = progress::bar(faces.len() as u64, split.usage());
-        let probs = evaluate::predict(&model, faces, &prep, Tta::None, o.batch_size, &device, &bar);
-        bar.finish_and_clear();
-        let metrics = Metrics::from_predictions(faces.labels(), &probs);
+        let metrics = evaluate::measure(
+            &model,
+            faces,
+            &prep,
+            Tta::None,
+            o.batch_size,
+            &device,
+            split.usage(),
+        );
         println!(
             "{split} — ensemble of {}:\n{}",
             o.members.len(),

@@ -5,7 +5,7 @@ use crate::backend::Backend;
 use crate::fer::card;
 use crate::fer::config::Experiment;
 use crate::fer::data::{self, Fer2013, LoadOptions, Split};
-use crate::fer::evaluate::{self, Metrics, Tta};
+use crate::fer::evaluate::{self, Tta};
 use crate::fer::run_report::{self, EvalRecord};
 use crate::fer::train::resolve_data_path;
 use crate::progress;
@@ -77,13 +77,15 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
     std::fs::create_dir_all(&run_dir)?;
     let mut results = Vec::new();
     for &tta in modes {
-        let bar = progress::bar(
-            faces.len() as u64,
+        let metrics = evaluate::measure(
+            &model,
+            faces,
+            &prep,
+            tta,
+            options.batch_size,
+            &device,
             &format!("{} {}", options.split, tta.name()),
         );
-        let probs = evaluate::predict(&model, faces, &prep, tta, options.batch_size, &device, &bar);
-        bar.finish_and_clear();
-        let metrics = Metrics::from_predictions(faces.labels(), &probs);
         println!(
             "{} of {} — test-time augmentation: {}\n{}",
             options.split,

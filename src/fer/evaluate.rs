@@ -111,6 +111,22 @@ pub fn predict(
     probs
 }
 
+/// The metrics of `model` on `faces`, with a progress bar labelled `label` while it predicts.
+pub fn measure(
+    model: &FerNet,
+    faces: &FaceSet,
+    prep: &Preprocessing,
+    tta: Tta,
+    batch_size: usize,
+    device: &Device,
+    label: &str,
+) -> Metrics {
+    let bar = crate::progress::bar(faces.len() as u64, label);
+    let probs = predict(model, faces, prep, tta, batch_size, device, &bar);
+    bar.finish_and_clear();
+    Metrics::from_predictions(faces.labels(), &probs)
+}
+
 pub fn argmax(p: &[f32]) -> usize {
     p.iter()
         .enumerate()

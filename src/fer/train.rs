@@ -13,7 +13,7 @@ use crate::fer::card::{
 };
 use crate::fer::config::{Experiment, OptimizerKind, ScheduleKind};
 use crate::fer::data::{self, FaceSet, Fer2013, LoadOptions, Split, PIXELS};
-use crate::fer::evaluate::{self, Metrics, Tta};
+use crate::fer::evaluate::{self, Tta};
 use crate::fer::model::FerNet;
 use crate::fer::run_report::{self, EpochRecord, EvalRecord};
 use crate::progress;
@@ -565,18 +565,15 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
         bar.finish_and_clear();
 
         let valid = model.valid();
-        let eval_bar = progress::bar(data.public_test.len() as u64, "PublicTest");
-        let probs = evaluate::predict(
+        let public = evaluate::measure(
             &valid,
             &data.public_test,
             &prep,
             Tta::None,
             t.eval_batch_size,
             &plain,
-            &eval_bar,
+            "PublicTest",
         );
-        eval_bar.finish_and_clear();
-        let public = Metrics::from_predictions(data.public_test.labels(), &probs);
 
         let record = EpochRecord {
             epoch,
@@ -653,18 +650,15 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
         (Split::PublicTest, &data.public_test),
         (Split::PrivateTest, &data.private_test),
     ] {
-        let bar = progress::bar(faces.len() as u64, split.usage());
-        let probs = evaluate::predict(
+        let metrics = evaluate::measure(
             &best,
             faces,
             &prep,
             Tta::None,
             t.eval_batch_size,
             &plain,
-            &bar,
+            split.usage(),
         );
-        bar.finish_and_clear();
-        let metrics = Metrics::from_predictions(faces.labels(), &probs);
         eprintln!(
             "{split} (epoch {} selected on PublicTest):\n{}",
             state.best_epoch,

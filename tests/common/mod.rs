@@ -6,7 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use workbench::emotion::Emotion;
+use workbench::fer::card;
 use workbench::fer::data::{self, FaceSet, Fer2013, LoadOptions, Split};
+use workbench::fer::evaluate::{predict, Tta};
 
 pub fn shared_dir() -> PathBuf {
     std::env::var_os("WORKBENCH_SHARED")
@@ -66,6 +69,27 @@ pub fn write_sample(fer: &Fer2013, dir: &Path, train: usize, test: usize, seed: 
     )
     .unwrap();
     path
+}
+
+/// Class probabilities of the model behind `card_path` for every face, in batches of
+/// `batch_size` (the same batches give bit-identical results), loaded as `infer` loads it.
+pub fn probabilities_of(
+    card_path: &Path,
+    faces: &FaceSet,
+    batch_size: usize,
+) -> Vec<[f32; Emotion::COUNT]> {
+    let device = burn::prelude::Device::flex();
+    let (card, model) = card::load_model(card_path, &device).unwrap();
+    let bar = indicatif::ProgressBar::hidden();
+    predict(
+        &model,
+        faces,
+        &card.model.preprocessing(),
+        Tta::None,
+        batch_size,
+        &device,
+        &bar,
+    )
 }
 
 pub fn workbench() -> Command {
