@@ -11,7 +11,7 @@ use workbench::emotion::Emotion;
 use workbench::fer::card::ModelCard;
 use workbench::fer::data::{self, LoadOptions};
 
-const DEFAULT: &str = "models/fer-default.json";
+const CYCLE_2: &str = "models/fer-mini-xception-c2.json";
 const CYCLE_1: &str = "models/fer-mini-xception-c1.json";
 
 fn sample(dir: &Path) -> Option<PathBuf> {
@@ -36,7 +36,7 @@ fn an_ensemble_averages_its_members_and_eval_fer_reproduces_its_card() {
     let Some(data_path) = sample(dir.path()) else {
         return;
     };
-    let out = ensemble(dir.path(), &data_path, "pair", &[DEFAULT, CYCLE_1]);
+    let out = ensemble(dir.path(), &data_path, "pair", &[CYCLE_2, CYCLE_1]);
     assert!(out.status.success(), "{}", text(&out));
     let card_path = dir.path().join("models/pair.json");
     let card = ModelCard::read(&card_path).unwrap();
@@ -50,7 +50,7 @@ fn an_ensemble_averages_its_members_and_eval_fer_reproduces_its_card() {
     let fer = data::load(&data_path, LoadOptions::default()).unwrap();
     let faces = &fer.private_test;
     let (a, b) = (
-        probabilities_of(Path::new(DEFAULT), faces, 64),
+        probabilities_of(Path::new(CYCLE_2), faces, 64),
         probabilities_of(Path::new(CYCLE_1), faces, 64),
     );
     let joined = probabilities_of(&card_path, faces, 64);
@@ -122,11 +122,11 @@ fn a_model_joined_with_itself_scores_as_the_model() {
     let Some(data_path) = sample(dir.path()) else {
         return;
     };
-    let out = ensemble(dir.path(), &data_path, "twice", &[DEFAULT, DEFAULT]);
+    let out = ensemble(dir.path(), &data_path, "twice", &[CYCLE_2, CYCLE_2]);
     assert!(out.status.success(), "{}", text(&out));
     let card = ModelCard::read(&dir.path().join("models/twice.json")).unwrap();
     let fer = data::load(&data_path, LoadOptions::default()).unwrap();
-    let alone = probabilities_of(Path::new(DEFAULT), &fer.public_test, 64);
+    let alone = probabilities_of(Path::new(CYCLE_2), &fer.public_test, 64);
     let correct = alone
         .iter()
         .zip(fer.public_test.labels())
@@ -145,7 +145,7 @@ fn bad_member_lists_are_refused_before_anything_is_written() {
         return;
     };
     // One member is no ensemble.
-    let out = ensemble(dir.path(), &data_path, "one", &[DEFAULT]);
+    let out = ensemble(dir.path(), &data_path, "one", &[CYCLE_2]);
     assert!(!out.status.success());
     assert!(
         text(&out).contains("at least two --member"),
@@ -154,7 +154,7 @@ fn bad_member_lists_are_refused_before_anything_is_written() {
     );
     // A missing member is named.
     let missing = dir.path().join("nope.json");
-    let out = ensemble(dir.path(), &data_path, "gap", &[DEFAULT, s(&missing)]);
+    let out = ensemble(dir.path(), &data_path, "gap", &[CYCLE_2, s(&missing)]);
     assert!(!out.status.success());
     assert!(text(&out).contains("nope.json"), "{}", text(&out));
     // Members that read different inputs cannot be averaged: a copy of a card claiming 64×64.
@@ -170,11 +170,11 @@ fn bad_member_lists_are_refused_before_anything_is_written() {
         .into();
     let wide = dir.path().join("wide.json");
     std::fs::write(&wide, serde_json::to_string(&card).unwrap()).unwrap();
-    let out = ensemble(dir.path(), &data_path, "mixed", &[DEFAULT, s(&wide)]);
+    let out = ensemble(dir.path(), &data_path, "mixed", &[CYCLE_2, s(&wide)]);
     assert!(!out.status.success());
     assert!(text(&out).contains("64×64"), "{}", text(&out));
     // A bad name.
-    let out = ensemble(dir.path(), &data_path, "../up", &[DEFAULT, CYCLE_1]);
+    let out = ensemble(dir.path(), &data_path, "../up", &[CYCLE_2, CYCLE_1]);
     assert!(!out.status.success());
     assert!(text(&out).contains("--name"), "{}", text(&out));
     assert!(!dir.path().join("models").exists(), "nothing written");

@@ -1,10 +1,14 @@
 //! The whole real FER2013 from ../shared (skipped, saying why, when absent): it loads without a
-//! bad row, with the published split and class counts.
+//! bad row, with the published split and class counts, and the shipped default model scores on
+//! PrivateTest exactly what its card (and the README) says.
 
 mod common;
 
 use common::*;
+use std::path::Path;
+use workbench::fer::card::ModelCard;
 use workbench::fer::data::Split;
+use workbench::fer::evaluate::Metrics;
 
 #[test]
 fn the_real_fer2013_has_the_published_splits_and_classes() {
@@ -37,4 +41,21 @@ fn the_real_fer2013_has_the_published_splits_and_classes() {
         .filter(|&b| b)
         .count();
     assert_eq!(black, 12);
+}
+
+/// The "done when": `eval-fer --model models/fer-default.json --split PrivateTest`
+/// reproduces the card's accuracy, face for face.
+#[test]
+fn the_shipped_model_scores_what_its_card_says_on_private_test() {
+    let Some(fer) = fer2013() else { return };
+    let card_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fer-default.json");
+    let card = ModelCard::read(&card_path).unwrap();
+    assert_eq!(card.data.source.sha256, fer.source.sha256, "the card was measured on this file");
+    let probs = probabilities_of(&card_path, &fer.private_test, 256);
+    let measured = Metrics::from_predictions(fer.private_test.labels(), &probs);
+    let claimed = &card.metrics.private_test;
+    assert_eq!(measured.n, claimed.n);
+    let correct = |accuracy: f64| (accuracy * measured.n as f64).round() as usize;
+    assert_eq!(correct(measured.accuracy), correct(claimed.accuracy));
+    assert!((measured.macro_f1 - claimed.macro_f1).abs() < 1e-9, "{measured:?}");
 }

@@ -341,4 +341,32 @@ epochs = 10
         assert!(lr(50) < lr(20));
         assert!((lr(100) - 1e-5).abs() < 1e-12);
     }
+
+    /// The committed experiments are what the README tells users to run: each must load, be
+    /// named after its file (that name becomes `models/<name>.bpk`), and warm-start only from
+    /// a model card that is committed too.
+    #[test]
+    fn committed_experiments_load_and_point_at_committed_models() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut seen = 0;
+        for entry in std::fs::read_dir(root.join("experiments")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let experiment = Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let stem = path.file_stem().unwrap().to_str().unwrap();
+            assert_eq!(experiment.name, stem, "{}", path.display());
+            if let Some(init) = &experiment.training.init_from {
+                assert!(
+                    root.join(init).is_file(),
+                    "{}: init_from {} is not committed",
+                    path.display(),
+                    init.display()
+                );
+            }
+            seen += 1;
+        }
+        assert!(seen >= 2, "experiments/ holds {seen} configs");
+    }
 }

@@ -313,7 +313,7 @@ fn open_run(options: &TrainOptions) -> Result<(Experiment, RunPaths, bool)> {
         let config = options
             .config
             .as_deref()
-            .context("--config is required (e.g. experiments/fer-default.toml)")?;
+            .context("--config is required (e.g. experiments/fer-mini-xception-w16.toml)")?;
         let mut experiment = Experiment::load(config)?;
         if let Some(epochs) = options.epochs {
             experiment.training.epochs = epochs;
