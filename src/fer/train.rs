@@ -339,12 +339,13 @@ fn open_run(options: &TrainOptions) -> Result<(Experiment, RunPaths, bool)> {
     }
 }
 
-/// The commit a run started on, and the one it finished on when a resume changed it.
+/// The commit a run started on, and the one it was exported at when that differs (a resume on
+/// newer code, or commits made while a long run trained).
 fn provenance_commit(started: &str, now: &str) -> String {
     if started.is_empty() || started == now {
         now.to_string()
     } else {
-        format!("{started} (resumed and exported at {now})")
+        format!("{started} (exported at {now})")
     }
 }
 
@@ -715,6 +716,13 @@ mod tests {
     use super::*;
     use crate::fer::model::ModelConfig;
     use burn::tensor::Distribution;
+
+    #[test]
+    fn the_card_names_both_commits_only_when_they_differ() {
+        assert_eq!(provenance_commit("abc", "abc"), "abc");
+        assert_eq!(provenance_commit("", "abc"), "abc");
+        assert_eq!(provenance_commit("abc", "def"), "abc (exported at def)");
+    }
 
     #[test]
     fn saved_then_loaded_weights_give_identical_logits() {
