@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build demo test bench-fer bench-cluster bench-infer
+.PHONY: setup build demo test lint bench-fer bench-cluster bench-infer
 
 setup:
 	@scripts/setup.sh
@@ -18,6 +18,11 @@ demo: build
 # why, when it is absent. Built once in release: the tests train small networks.
 test: setup
 	$(CARGO) test --release --locked -- --show-output
+
+# The house rules CI holds: rustfmt's layout and no clippy warnings in any target.
+lint: setup
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --locked --all-targets -- -D warnings
 
 bench-fer: build
 	$${CARGO_TARGET_DIR:-target}/release/workbench bench-fer --model models/fer-default.json

@@ -1,4 +1,4 @@
-//! Command-line definitions only; `main.rs` turns them into settings and runs them.
+//! Command-line definitions only; `commands/` turns them into checked settings and runs them.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -97,7 +97,7 @@ pub struct SpotifyImportArgs {
     #[arg(long, default_value = workbench::spotify::library::DEFAULT_LIBRARY, value_name = "CSV")]
     pub out: PathBuf,
     /// Song model: its features are the columns written and its tracks a first local table.
-    #[arg(long, default_value = "models/song-clusters.json", value_name = "JSON")]
+    #[arg(long, default_value = workbench::tracks::model::DEFAULT_SONG_MODEL, value_name = "JSON")]
     pub songs: PathBuf,
     /// A local track table to match liked songs against by id (Kaggle data.csv,
     /// genres_v2.csv, TidyTuesday spotify_songs.csv; .csv or .csv.gz). Repeatable. The table
@@ -115,7 +115,7 @@ pub struct SpotifyPlaylistsArgs {
     #[arg(long, default_value = workbench::spotify::library::DEFAULT_LIBRARY, value_name = "CSV")]
     pub library: PathBuf,
     /// Song model that places songs into moods.
-    #[arg(long, default_value = "models/song-clusters.json", value_name = "JSON")]
+    #[arg(long, default_value = workbench::tracks::model::DEFAULT_SONG_MODEL, value_name = "JSON")]
     pub songs: PathBuf,
     /// Show what would be created or updated; change nothing (works logged out too).
     #[arg(long)]
@@ -137,10 +137,10 @@ pub struct InferArgs {
     #[arg(value_name = "CLIP")]
     pub clip: PathBuf,
     /// FER model card (its weights sit beside it).
-    #[arg(long, default_value = "models/fer-default.json", value_name = "JSON")]
+    #[arg(long, default_value = workbench::fer::card::DEFAULT_CARD, value_name = "JSON")]
     pub model: PathBuf,
     /// Song model with per-mood playlists, from `workbench cluster`.
-    #[arg(long, default_value = "models/song-clusters.json", value_name = "JSON")]
+    #[arg(long, default_value = workbench::tracks::model::DEFAULT_SONG_MODEL, value_name = "JSON")]
     pub songs: PathBuf,
     /// Keep one frame in N.
     #[arg(long, default_value_t = 1, value_name = "N")]
@@ -156,7 +156,7 @@ pub struct InferArgs {
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub key_every: usize,
     /// Haar cascade file for face detection.
-    #[arg(long, default_value = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml", value_name = "XML")]
+    #[arg(long, default_value = workbench::vision::faces::DEFAULT_CASCADE, value_name = "XML")]
     pub cascade: PathBuf,
     /// Smallest face side, in frame pixels.
     #[arg(long, default_value_t = 30, value_name = "PX")]
@@ -216,8 +216,8 @@ pub struct ClusterArgs {
     #[arg(long, default_value_t = 6)]
     pub k: usize,
     /// k values to sweep and score, as MIN..MAX (inclusive).
-    #[arg(long, default_value = "2..12", value_name = "MIN..MAX")]
-    pub k_range: String,
+    #[arg(long, default_value = "2..12", value_name = "MIN..MAX", value_parser = parse_k_range)]
+    pub k_range: (usize, usize),
     /// Skip the sweep: fit --k only.
     #[arg(long)]
     pub no_sweep: bool,
@@ -243,8 +243,11 @@ pub struct ClusterArgs {
     #[arg(long, default_value_t = 25, value_name = "N")]
     pub playlist_length: usize,
     /// Where the song model goes.
-    #[arg(long, default_value = "models/song-clusters.json", value_name = "JSON")]
+    #[arg(long, default_value = workbench::tracks::model::DEFAULT_SONG_MODEL, value_name = "JSON")]
     pub out: PathBuf,
+    /// Replace an existing song model at --out (the old one is kept under models/replaced/).
+    #[arg(long)]
+    pub force: bool,
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub reports_dir: PathBuf,
 }
@@ -257,8 +260,8 @@ pub struct BenchClusterArgs {
     /// Rows to bootstrap up to (the full Kaggle data.csv has 170,653); 0 uses the table as is.
     #[arg(long, default_value_t = 170_653, value_name = "N")]
     pub rows: usize,
-    #[arg(long, default_value = "2..12", value_name = "MIN..MAX")]
-    pub k_range: String,
+    #[arg(long, default_value = "2..12", value_name = "MIN..MAX", value_parser = parse_k_range)]
+    pub k_range: (usize, usize),
     #[arg(long, default_value_t = 6)]
     pub k: usize,
     #[arg(long, default_value_t = 10, value_name = "N")]
@@ -308,6 +311,10 @@ pub struct TrainFerArgs {
     /// Name the run directory reports/fer/<RUN_ID> (default: <name>-<utc time>).
     #[arg(long, value_name = "RUN_ID")]
     pub run_id: Option<String>,
+    /// Replace an existing model of the experiment's name (the old files are kept under
+    /// <models-dir>/replaced/). Without it, train-fer refuses before training.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -349,8 +356,38 @@ pub struct EnsembleFerArgs {
     /// Faces per forward pass.
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub batch_size: usize,
+    /// Replace an existing model of that name (the old files are kept under
+    /// <models-dir>/replaced/).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub common: Common,
+}
+
+/// A network `bench-fer` can time with fresh weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchArch {
+    /// The `fer` library's network (width from --base-channels).
+    #[value(name = "mini_xception")]
+    MiniXception,
+    /// The VGG-style network.
+    Vgg,
+    /// None: time only --model.
+    None,
+}
+
+/// `MIN..MAX` (inclusive), e.g. `2..12`.
+fn parse_k_range(text: &str) -> Result<(usize, usize), String> {
+    let parsed = text.split_once("..").map(|(a, b)| {
+        (
+            a.trim().parse::<usize>(),
+            b.trim_start_matches('=').trim().parse::<usize>(),
+        )
+    });
+    match parsed {
+        Some((Ok(lo), Ok(hi))) if lo >= 1 && hi >= lo => Ok((lo, hi)),
+        _ => Err("write MIN..MAX with 1 <= MIN <= MAX, e.g. 2..12".into()),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -358,11 +395,12 @@ pub struct BenchFerArgs {
     /// Which networks to time (fresh weights; speed does not depend on them).
     #[arg(
         long,
+        value_enum,
         value_delimiter = ',',
         default_value = "mini_xception,vgg",
         value_name = "ARCH,..."
     )]
-    pub arch: Vec<String>,
+    pub arch: Vec<BenchArch>,
     /// Input side in pixels (48 or 64).
     #[arg(long, default_value_t = 48, value_name = "PX")]
     pub input_size: usize,

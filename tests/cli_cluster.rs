@@ -99,7 +99,10 @@ fn assert_failed_cleanly(r: &Run, needles: &[&str]) {
     }
     assert!(!r.model.exists(), "a model was written:\n{all}");
     let report_files = walk(&r.reports);
-    assert!(report_files.is_empty(), "report files were left: {report_files:?}");
+    assert!(
+        report_files.is_empty(),
+        "report files were left: {report_files:?}"
+    );
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -145,7 +148,12 @@ fn each_real_header_is_detected_and_its_names_are_mapped() {
             _ => v,
         });
         csv.extend(extra.lines().skip(61).map(|l| format!("{l}\n")));
-        let r = cluster(dir.path(), name, csv.as_bytes(), &["--k", "3", "--k-range", "2..4"]);
+        let r = cluster(
+            dir.path(),
+            name,
+            csv.as_bytes(),
+            &["--k", "3", "--k-range", "2..4"],
+        );
         assert_eq!(r.out.status.code(), Some(0), "{name}: {}", text(&r.out));
         let model = SongClusters::read(&r.model).unwrap();
         assert_eq!(model.dataset.schema, schema, "{name}");
@@ -170,7 +178,9 @@ fn each_real_header_is_detected_and_its_names_are_mapped() {
         assert_eq!(model.sweep.as_ref().unwrap().scores.len(), 3);
         // Names and artists come through (the Kaggle list string is unpacked).
         let all_tracks: Vec<_> = model.playlists.iter().flat_map(|p| &p.tracks).collect();
-        let three = all_tracks.iter().find(|t| t.track.name.ends_with("number 3"));
+        let three = all_tracks
+            .iter()
+            .find(|t| t.track.name.ends_with("number 3"));
         if !artist_of_row_3.is_empty() {
             if let Some(t) = three {
                 assert_eq!(t.track.artists, artist_of_row_3, "{name}");
@@ -178,7 +188,13 @@ fn each_real_header_is_detected_and_its_names_are_mapped() {
             assert!(all_tracks.iter().all(|t| t.track.id.is_some()), "{name}");
         }
         let report = report_dir(&r);
-        for f in ["index.html", "sweep.png", "pca.png", "profile.png", "sizes.png"] {
+        for f in [
+            "index.html",
+            "sweep.png",
+            "pca.png",
+            "profile.png",
+            "sizes.png",
+        ] {
             assert!(report.join(f).is_file(), "{name}: {f} missing");
         }
         assert!(!walk(&report.join("playlists")).is_empty());
@@ -214,39 +230,84 @@ fn bad_tables_and_bad_k_are_refused_with_nothing_written() {
     };
     let dir = tempfile::tempdir().unwrap();
     // A missing feature column: the message lists the columns found.
-    let no_valence = table("energy,danceability,acousticness,instrumentalness,liveness,loudness,speechiness", 20, &good);
+    let no_valence = table(
+        "energy,danceability,acousticness,instrumentalness,liveness,loudness,speechiness",
+        20,
+        &good,
+    );
     assert_failed_cleanly(
         &cluster(dir.path(), "a.csv", no_valence.as_bytes(), &[]),
-        &["a.csv", "missing feature column(s) [\"valence\"]", "columns found", "speechiness"],
+        &[
+            "a.csv",
+            "missing feature column(s) [\"valence\"]",
+            "columns found",
+            "speechiness",
+        ],
     );
     // Zero usable rows: every row lacks a feature.
-    let empty_energy = table(TIDY_HEADER, 20, &|_, c, v| if c == "energy" { String::new() } else { v });
+    let empty_energy = table(TIDY_HEADER, 20, &|_, c, v| {
+        if c == "energy" {
+            String::new()
+        } else {
+            v
+        }
+    });
     assert_failed_cleanly(
         &cluster(dir.path(), "b.csv", empty_energy.as_bytes(), &[]),
-        &["b.csv", "no usable rows", "20 read", "missing or NaN feature"],
+        &[
+            "b.csv",
+            "no usable rows",
+            "20 read",
+            "missing or NaN feature",
+        ],
     );
     // A header and nothing else.
     assert_failed_cleanly(
-        &cluster(dir.path(), "c.csv", format!("{TIDY_HEADER}\n").as_bytes(), &[]),
+        &cluster(
+            dir.path(),
+            "c.csv",
+            format!("{TIDY_HEADER}\n").as_bytes(),
+            &[],
+        ),
         &["c.csv", "no usable rows"],
     );
     // Text where a number belongs, named by line and column.
-    let text_cell = table(TIDY_HEADER, 20, &|i, c, v| if i == 7 && c == "loudness" { "loud".into() } else { v });
+    let text_cell = table(TIDY_HEADER, 20, &|i, c, v| {
+        if i == 7 && c == "loudness" {
+            "loud".into()
+        } else {
+            v
+        }
+    });
     assert_failed_cleanly(
         &cluster(dir.path(), "d.csv", text_cell.as_bytes(), &[]),
         &["d.csv", "line 9", "loudness", "\"loud\"", "not a number"],
     );
     // Every row identical.
-    let same = table(TIDY_HEADER, 20, &|_, c, v| if c == "track_id" { v } else { value(c, 0) });
+    let same = table(TIDY_HEADER, 20, &|_, c, v| {
+        if c == "track_id" {
+            v
+        } else {
+            value(c, 0)
+        }
+    });
     assert_failed_cleanly(
         &cluster(dir.path(), "e.csv", same.as_bytes(), &[]),
         &["e.csv", "identical"],
     );
     // k = 0 and k above the rows.
     let ok = table(TIDY_HEADER, 20, &good);
-    assert_failed_cleanly(&cluster(dir.path(), "f.csv", ok.as_bytes(), &["--k", "0"]), &["--k 0"]);
     assert_failed_cleanly(
-        &cluster(dir.path(), "g.csv", ok.as_bytes(), &["--k", "21", "--no-sweep"]),
+        &cluster(dir.path(), "f.csv", ok.as_bytes(), &["--k", "0"]),
+        &["--k 0"],
+    );
+    assert_failed_cleanly(
+        &cluster(
+            dir.path(),
+            "g.csv",
+            ok.as_bytes(),
+            &["--k", "21", "--no-sweep"],
+        ),
         &["k = 21 is more than the 20 usable rows"],
     );
     assert_failed_cleanly(
@@ -254,10 +315,7 @@ fn bad_tables_and_bad_k_are_refused_with_nothing_written() {
         &["--k-range"],
     );
     // A missing file and a binary file.
-    assert_failed_cleanly(
-        &cluster(dir.path(), "i.csv", b"", &[]),
-        &["i.csv", "empty"],
-    );
+    assert_failed_cleanly(&cluster(dir.path(), "i.csv", b"", &[]), &["i.csv", "empty"]);
     let missing = run(&["cluster", "--data", "/nonexistent/songs.csv"]);
     assert_ne!(missing.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/songs.csv"));
@@ -269,13 +327,28 @@ fn spotify(name: &str) -> Option<PathBuf> {
 
 #[test]
 fn the_real_tidytuesday_catalogue_gives_six_moods_and_a_model_that_places_its_songs() {
-    let Some(data) = spotify("spotify_songs.csv.gz") else { return };
+    let Some(data) = spotify("spotify_songs.csv.gz") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let model_path = dir.path().join("song-clusters.json");
     let reports = dir.path().join("reports");
     let out = run(&[
-        "cluster", "--data", s(&data), "--k", "6", "--k-range", "4..7", "--seeds", "4",
-        "--silhouette-sample", "3000", "--out", s(&model_path), "--reports-dir", s(&reports),
+        "cluster",
+        "--data",
+        s(&data),
+        "--k",
+        "6",
+        "--k-range",
+        "4..7",
+        "--seeds",
+        "4",
+        "--silhouette-sample",
+        "3000",
+        "--out",
+        s(&model_path),
+        "--reports-dir",
+        s(&reports),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -312,24 +385,44 @@ fn the_real_tidytuesday_catalogue_gives_six_moods_and_a_model_that_places_its_so
         serde_json::from_str(&serde_json::to_string(&model).unwrap()).unwrap();
     assert_eq!(again, model);
 
-    let report = report_dir(&Run { out, model: model_path, reports });
+    let report = report_dir(&Run {
+        out,
+        model: model_path,
+        reports,
+    });
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     assert!(html.contains("https://open.spotify.com/track/"));
     let happy = std::fs::read_to_string(report.join("playlists/happy.csv")).unwrap();
     assert!(happy.starts_with("rank,cluster,distance,id,name,artists,popularity,url,acousticness"));
     let happy_rows = happy.lines().count() - 1;
-    let happy_clusters = model.moods.clusters.iter().find(|c| c.mood == Mood::Happy).unwrap();
+    let happy_clusters = model
+        .moods
+        .clusters
+        .iter()
+        .find(|c| c.mood == Mood::Happy)
+        .unwrap();
     assert_eq!(happy_rows, model.sizes[happy_clusters.cluster]);
 }
 
 #[test]
 fn the_real_kaggle_slice_reads_and_genres_v2_without_loudness_is_refused_then_clustered() {
-    let Some(kaggle) = spotify("data_first_4998_rows.csv.gz") else { return };
-    let Some(genres) = spotify("genres_v2_features_only.csv.gz") else { return };
+    let Some(kaggle) = spotify("data_first_4998_rows.csv.gz") else {
+        return;
+    };
+    let Some(genres) = spotify("genres_v2_features_only.csv.gz") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let model_path = dir.path().join("m.json");
     let reports = dir.path().join("r");
-    let base = ["--out", s(&model_path), "--reports-dir", s(&reports), "--seeds", "3"];
+    let base = [
+        "--out",
+        s(&model_path),
+        "--reports-dir",
+        s(&reports),
+        "--seeds",
+        "3",
+    ];
     let mut args = vec!["cluster", "--data", s(&kaggle), "--k", "6", "--no-sweep"];
     args.extend_from_slice(&base);
     let out = run(&args);
@@ -346,13 +439,23 @@ fn the_real_kaggle_slice_reads_and_genres_v2_without_loudness_is_refused_then_cl
     let out = run(&args);
     assert_ne!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("instrumentalness") && err.contains("columns found"), "{err}");
+    assert!(
+        err.contains("instrumentalness") && err.contains("columns found"),
+        "{err}"
+    );
     assert!(!model_path.exists());
 
     let mut args = vec![
-        "cluster", "--data", s(&genres), "--k", "4", "--no-sweep",
-        "--features", "acousticness,danceability,energy,liveness,speechiness,valence",
-        "--scaling", "min-max",
+        "cluster",
+        "--data",
+        s(&genres),
+        "--k",
+        "4",
+        "--no-sweep",
+        "--features",
+        "acousticness,danceability,energy,liveness,speechiness,valence",
+        "--scaling",
+        "min-max",
     ];
     args.extend_from_slice(&base);
     let out = run(&args);
@@ -361,6 +464,10 @@ fn the_real_kaggle_slice_reads_and_genres_v2_without_loudness_is_refused_then_cl
     assert_eq!(model.dataset.rows_read, 42_305);
     assert_eq!(model.features.len(), 6);
     // No ids in this table, so no duplicates can be told apart.
-    assert!(model.dataset.dropped.iter().all(|d| !d.reason.contains("duplicate")));
+    assert!(model
+        .dataset
+        .dropped
+        .iter()
+        .all(|d| !d.reason.contains("duplicate")));
     assert!(model.moods.clusters.len() == 4 && !model.moods.empty_moods.is_empty());
 }

@@ -54,7 +54,7 @@ fn the_committed_clip_gives_a_mood_songs_and_a_complete_report() {
     let dir = tempfile::tempdir().unwrap();
     let r = infer(dir.path(), CLIP, &[]);
     let v = result(&r);
-    assert_eq!(v["schema"], "workbench/infer-result/v1");
+    assert_eq!(v["schema"], "workbench/infer-result/v2");
     assert_eq!(v["clip"]["frames_sampled"], 33);
     let with_face = v["clip"]["frames_with_face"].as_u64().unwrap();
     assert!(with_face >= 30, "face found in {with_face}/33 frames");
@@ -64,17 +64,29 @@ fn the_committed_clip_gives_a_mood_songs_and_a_complete_report() {
     assert_eq!(songs.len(), 10);
     for (i, song) in songs.iter().enumerate() {
         assert_eq!(song["rank"], i + 1);
-        assert!(song["url"].as_str().unwrap().starts_with("https://open.spotify.com/track/"));
+        assert!(song["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://open.spotify.com/track/"));
     }
     let stdout = String::from_utf8_lossy(&r.out.stdout);
     assert!(stdout.starts_with("You seem happy"), "{stdout}");
 
     let report = report_dir(&r);
-    for f in ["index.html", "timeline.png", "shares.png", "annotated.gif", "frames.csv", "result.json"] {
+    for f in [
+        "index.html",
+        "timeline.png",
+        "shares.png",
+        "annotated.gif",
+        "frames.csv",
+        "result.json",
+    ] {
         assert!(report.join(f).is_file(), "{f} missing");
     }
     let frames = std::fs::read_to_string(report.join("frames.csv")).unwrap();
-    assert!(frames.starts_with("frame,time_s,face_id,kept,x,y,w,h,angry,disgust,fear,happy,sad,surprise,neutral\n"));
+    assert!(frames.starts_with(
+        "frame,time_s,face_id,kept,x,y,w,h,angry,disgust,fear,happy,sad,surprise,neutral\n"
+    ));
     assert!(frames.lines().count() > with_face as usize);
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     assert!(html.contains("You seem happy"));
@@ -93,12 +105,43 @@ fn the_committed_clip_gives_a_mood_songs_and_a_complete_report() {
 #[test]
 fn seeds_give_variety_and_every_and_max_frames_sample() {
     let dir = tempfile::tempdir().unwrap();
-    let a = result(&infer(dir.path(), CLIP, &["--seed", "1", "--every", "3", "--max-frames", "5", "--top", "5"]));
+    let a = result(&infer(
+        dir.path(),
+        CLIP,
+        &[
+            "--seed",
+            "1",
+            "--every",
+            "3",
+            "--max-frames",
+            "5",
+            "--top",
+            "5",
+        ],
+    ));
     assert_eq!(a["clip"]["frames_sampled"], 5);
     let dir = tempfile::tempdir().unwrap();
-    let b = result(&infer(dir.path(), CLIP, &["--seed", "2", "--every", "3", "--max-frames", "5", "--top", "5"]));
+    let b = result(&infer(
+        dir.path(),
+        CLIP,
+        &[
+            "--seed",
+            "2",
+            "--every",
+            "3",
+            "--max-frames",
+            "5",
+            "--top",
+            "5",
+        ],
+    ));
     let ids = |v: &Value| -> Vec<String> {
-        v["recommendations"].as_array().unwrap().iter().map(|s| s["id"].to_string()).collect()
+        v["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].to_string())
+            .collect()
     };
     assert_eq!(ids(&a).len(), 5);
     assert_ne!(ids(&a), ids(&b), "different seeds, different songs");
@@ -110,7 +153,9 @@ fn media(name: &str) -> Option<String> {
 
 #[test]
 fn no_face_is_an_outcome_not_an_error_and_faces_that_come_and_go_are_counted() {
-    let Some(no_face) = media("no_face.mp4") else { return };
+    let Some(no_face) = media("no_face.mp4") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let r = infer(dir.path(), &no_face, &["--every", "2"]);
     let v = result(&r);
@@ -126,26 +171,38 @@ fn no_face_is_an_outcome_not_an_error_and_faces_that_come_and_go_are_counted() {
         let v = result(&infer(dir.path(), &path, &["--every", "4"]));
         let sampled = v["clip"]["frames_sampled"].as_u64().unwrap();
         let with_face = v["clip"]["frames_with_face"].as_u64().unwrap();
-        assert!(with_face > 0 && with_face < sampled, "{clip}: {with_face}/{sampled}");
+        assert!(
+            with_face > 0 && with_face < sampled,
+            "{clip}: {with_face}/{sampled}"
+        );
         assert_ne!(v["verdict"]["outcome"], "no_face", "{clip}");
     }
 }
 
 #[test]
 fn stills_work_and_several_faces_get_several_ids() {
-    let Some(single) = media("single_face.jpg") else { return };
-    let Some(multi) = media("multi_face.jpg") else { return };
+    let Some(single) = media("single_face.jpg") else {
+        return;
+    };
+    let Some(multi) = media("multi_face.jpg") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let v = result(&infer(dir.path(), &single, &[]));
     assert_eq!(v["clip"]["frames_sampled"], 1);
     assert_eq!(v["clip"]["frames_with_face"], 1);
     let dir = tempfile::tempdir().unwrap();
     let v = result(&infer(dir.path(), &multi, &[]));
-    let kept = v["tracks"].as_array().unwrap().iter().filter(|t| t["kept"] == true).count();
+    let kept = v["faces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kept"] == true)
+        .count();
     assert!(kept >= 2, "{kept} faces kept in multi_face.jpg");
     let dir = tempfile::tempdir().unwrap();
     let v = result(&infer(dir.path(), &multi, &["--largest-face"]));
-    assert_eq!(v["tracks"].as_array().unwrap().len(), 1);
+    assert_eq!(v["faces"].as_array().unwrap().len(), 1);
 }
 
 #[test]
@@ -163,35 +220,62 @@ fn bad_inputs_are_refused_clearly_with_no_report() {
     std::fs::write(&empty, b"").unwrap();
     assert_refused(&infer(d, s(&empty), &[]), &["empty.mp4", "empty"]);
 
-    let clip = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/clips/WolfgangLanger_Pexels.mp4")).unwrap();
+    let clip = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/clips/WolfgangLanger_Pexels.mp4"),
+    )
+    .unwrap();
     let truncated = d.join("truncated.mp4");
     std::fs::write(&truncated, &clip[..4096]).unwrap();
     assert_refused(&infer(d, s(&truncated), &[]), &["truncated.mp4"]);
 
     // Models: a missing card, a file that is not a card, a card whose labels differ.
-    assert_refused(&infer(d, CLIP, &["--model", "models/nope.json"]), &["models/nope.json"]);
+    assert_refused(
+        &infer(d, CLIP, &["--model", "models/nope.json"]),
+        &["models/nope.json"],
+    );
     let not_card = d.join("not-a-card.json");
     std::fs::write(&not_card, "{\"hello\": 1}").unwrap();
-    assert_refused(&infer(d, CLIP, &["--model", s(&not_card)]), &["not-a-card.json", "not a workbench FER model card"]);
-    let card: String = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fer-default.json")).unwrap();
+    assert_refused(
+        &infer(d, CLIP, &["--model", s(&not_card)]),
+        &["not-a-card.json", "not a workbench FER model card"],
+    );
+    let card: String = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fer-default.json"),
+    )
+    .unwrap();
     let swapped = card.replacen("\"angry\"", "\"furious\"", 1).replace(
         "\"weights\": \"fer-default.bpk\"",
-        &format!("\"weights\": \"{}\"", Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fer-default.bpk").display()),
+        &format!(
+            "\"weights\": \"{}\"",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("models/fer-default.bpk")
+                .display()
+        ),
     );
     let wrong_labels = d.join("wrong-labels.json");
     std::fs::write(&wrong_labels, swapped).unwrap();
-    assert_refused(&infer(d, CLIP, &["--model", s(&wrong_labels)]), &["wrong-labels.json", "labels"]);
+    assert_refused(
+        &infer(d, CLIP, &["--model", s(&wrong_labels)]),
+        &["wrong-labels.json", "labels"],
+    );
 
     // A missing song model and a missing cascade.
-    assert_refused(&infer(d, CLIP, &["--songs", "models/nope-songs.json"]), &["nope-songs.json"]);
-    assert_refused(&infer(d, CLIP, &["--cascade", "/nonexistent/cascade.xml"]), &["/nonexistent/cascade.xml", "cascade"]);
+    assert_refused(
+        &infer(d, CLIP, &["--songs", "models/nope-songs.json"]),
+        &["nope-songs.json"],
+    );
+    assert_refused(
+        &infer(d, CLIP, &["--cascade", "/nonexistent/cascade.xml"]),
+        &["/nonexistent/cascade.xml", "cascade"],
+    );
     assert_refused(&infer(d, CLIP, &["--every", "0"]), &["--every"]);
 }
 
 /// A song model whose first playlist track is named like an attack.
 fn hostile_song_model(dir: &Path) -> PathBuf {
     let mut model: Value = serde_json::from_slice(
-        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/song-clusters.json")).unwrap(),
+        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/song-clusters.json"))
+            .unwrap(),
     )
     .unwrap();
     for playlist in model["playlists"].as_array_mut().unwrap() {
@@ -205,11 +289,15 @@ fn hostile_song_model(dir: &Path) -> PathBuf {
 
 fn chromium() -> Option<&'static str> {
     for c in ["chromium", "chromium-browser", "google-chrome"] {
-        if Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        if Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             return Some(c);
         }
     }
-    eprintln!("SKIPPED: no chromium here (scripts/setup.sh installs Debian's)");
+    common::skip("no chromium here (scripts/setup.sh installs Debian's)");
     None
 }
 
@@ -263,14 +351,21 @@ document.getElementById('f').addEventListener('load', function () {
         .output()
         .unwrap();
     let dom_text = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom_text.contains("BROKEN []"), "broken images or no load:\n{}", text(&dom));
+    assert!(
+        dom_text.contains("BROKEN []"),
+        "broken images or no load:\n{}",
+        text(&dom)
+    );
     let shown: usize = dom_text
         .split("IMAGES ")
         .nth(1)
         .and_then(|t| t.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    assert_eq!(shown, 3, "timeline, shares and the annotated GIF:\n{dom_text}");
+    assert_eq!(
+        shown, 3,
+        "timeline, shares and the annotated GIF:\n{dom_text}"
+    );
 
     let shot = dir.path().join("report.png");
     let page = Command::new(browser)
@@ -287,5 +382,9 @@ document.getElementById('f').addEventListener('load', function () {
         .collect();
     assert!(console.is_empty(), "console messages: {console:?}");
     let png = std::fs::read(&shot).expect("a screenshot was taken");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot of {} bytes", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "screenshot of {} bytes",
+        png.len()
+    );
 }

@@ -60,7 +60,11 @@ impl Env {
     /// A stored login, as `spotify login` leaves it; `expired` puts expires_at in the past.
     fn log_in(&self, expired: bool) -> (String, String) {
         let (access, refresh) = self.mock.issue_tokens();
-        let expires_at = if expired { "2020-01-01T00:00:00Z" } else { "2099-01-01T00:00:00Z" };
+        let expires_at = if expired {
+            "2020-01-01T00:00:00Z"
+        } else {
+            "2099-01-01T00:00:00Z"
+        };
         let stored = json!({
             "client_id": CLIENT_ID,
             "token": {
@@ -80,7 +84,14 @@ impl Env {
 
     fn import(&self, extra: &[&str]) -> Output {
         let library = self.library();
-        let mut args = vec!["spotify", "import-liked", "--out", s(&library), "--songs", SONGS];
+        let mut args = vec![
+            "spotify",
+            "import-liked",
+            "--out",
+            s(&library),
+            "--songs",
+            SONGS,
+        ];
         args.extend_from_slice(extra);
         self.run(&args)
     }
@@ -88,13 +99,20 @@ impl Env {
     /// Every token the mock ever issued must be absent from `haystack`.
     fn assert_no_tokens(&self, haystack: &str) {
         let tokens: Vec<String> = self.mock.with(|s| {
-            s.access_tokens.iter().chain(s.refresh_tokens.iter()).cloned().collect()
+            s.access_tokens
+                .iter()
+                .chain(s.refresh_tokens.iter())
+                .cloned()
+                .collect()
         });
         let issued = self.mock.with(|s| s.issued);
         for n in 1..=issued {
             for kind in ["mock-access-", "mock-refresh-"] {
                 let prefix = format!("{kind}{n}-");
-                assert!(!haystack.contains(&prefix), "a token ({prefix}…) leaked:\n{haystack}");
+                assert!(
+                    !haystack.contains(&prefix),
+                    "a token ({prefix}…) leaked:\n{haystack}"
+                );
             }
         }
         for t in tokens {
@@ -109,7 +127,11 @@ fn model() -> SongClusters {
 
 /// The committed model's playlist songs: real Spotify ids with their features.
 fn model_tracks() -> Vec<PlaylistTrack> {
-    model().playlists.iter().flat_map(|p| p.tracks.clone()).collect()
+    model()
+        .playlists
+        .iter()
+        .flat_map(|p| p.tracks.clone())
+        .collect()
 }
 
 fn liked_from(tracks: &[PlaylistTrack]) -> Vec<Value> {
@@ -147,7 +169,11 @@ fn http_get(url: &str) -> (u16, String) {
         Some(q) => format!("{}?{q}", u.path()),
         None => u.path().to_string(),
     };
-    write!(stream, "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     let status = answer.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -170,48 +196,84 @@ fn start_login(env: &Env) -> (std::process::Child, url::Url) {
         }
     };
     // Keep draining stdout so the child never blocks on a full pipe.
-    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    let rest =
+        std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
     std::mem::forget(rest);
     (child, url)
 }
 
 fn param(url: &url::Url, name: &str) -> String {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap_or_default()
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 #[test]
 fn login_trades_the_code_with_pkce_and_stores_a_private_token() {
     let env = Env::new();
     let (child, url) = start_login(&env);
-    assert!(url.as_str().starts_with(&format!("{}authorize", env.mock.accounts_url())), "{url}");
+    assert!(
+        url.as_str()
+            .starts_with(&format!("{}authorize", env.mock.accounts_url())),
+        "{url}"
+    );
     assert_eq!(param(&url, "client_id"), CLIENT_ID);
     assert_eq!(param(&url, "response_type"), "code");
     assert_eq!(param(&url, "code_challenge_method"), "S256");
-    for scope in ["user-library-read", "playlist-read-private", "playlist-modify-private"] {
+    for scope in [
+        "user-library-read",
+        "playlist-read-private",
+        "playlist-modify-private",
+    ] {
         assert!(param(&url, "scope").contains(scope), "{url}");
     }
     let redirect = param(&url, "redirect_uri");
-    assert!(redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/callback"), "{redirect}");
-    env.mock.with(|s| s.codes.insert("code-1".into(), param(&url, "code_challenge")));
+    assert!(
+        redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/callback"),
+        "{redirect}"
+    );
+    env.mock.with(|s| {
+        s.codes
+            .insert("code-1".into(), param(&url, "code_challenge"))
+    });
 
     // A browser's stray request is not the callback; the listener keeps waiting.
     let favicon = redirect.replace("/callback", "/favicon.ico");
     assert_eq!(http_get(&favicon).0, 404);
-    let (status, page) = http_get(&format!("{redirect}?code=code-1&state={}", param(&url, "state")));
+    let (status, page) = http_get(&format!(
+        "{redirect}?code=code-1&state={}",
+        param(&url, "state")
+    ));
     assert_eq!(status, 200, "{page}");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // The verifier matched the challenge (the mock checks it) and the token is stored privately.
-    assert_eq!(env.mock.with(|s| s.grants.clone()), vec!["authorization_code"]);
-    let mode = std::fs::metadata(env.token_path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        env.mock.with(|s| s.grants.clone()),
+        vec!["authorization_code"]
+    );
+    let mode = std::fs::metadata(env.token_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
     let stored: Value = serde_json::from_slice(&std::fs::read(env.token_path()).unwrap()).unwrap();
-    let access = stored["token"]["access_token"].as_str().unwrap().to_string();
+    let access = stored["token"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(env.mock.with(|s| s.access_tokens.contains(&access)));
     env.assert_no_tokens(&format!("{}{}", stderr(&out), page));
     // One callback, then the listener is gone.
-    assert!(TcpStream::connect(redirect.trim_start_matches("http://").trim_end_matches("/callback")).is_err());
+    assert!(TcpStream::connect(
+        redirect
+            .trim_start_matches("http://")
+            .trim_end_matches("/callback")
+    )
+    .is_err());
 
     let out = env.run(&["spotify", "logout"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -224,25 +286,48 @@ fn login_trades_the_code_with_pkce_and_stores_a_private_token() {
 fn login_refuses_a_forged_callback_and_saves_nothing() {
     let env = Env::new();
     let (child, url) = start_login(&env);
-    env.mock.with(|s| s.codes.insert("code-1".into(), param(&url, "code_challenge")));
+    env.mock.with(|s| {
+        s.codes
+            .insert("code-1".into(), param(&url, "code_challenge"))
+    });
     let redirect = param(&url, "redirect_uri");
-    let (status, _) = http_get(&format!("{redirect}?code=code-1&state=forged{}", param(&url, "state")));
+    let (status, _) = http_get(&format!(
+        "{redirect}?code=code-1&state=forged{}",
+        param(&url, "state")
+    ));
     assert_eq!(status, 400);
     let out = child.wait_with_output().unwrap();
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     assert!(stderr(&out).contains("state"), "{}", text(&out));
     assert!(!env.token_path().exists());
-    assert!(env.mock.with(|s| s.grants.is_empty()), "the code was traded anyway");
-    assert!(TcpStream::connect(redirect.trim_start_matches("http://").trim_end_matches("/callback")).is_err());
+    assert!(
+        env.mock.with(|s| s.grants.is_empty()),
+        "the code was traded anyway"
+    );
+    assert!(TcpStream::connect(
+        redirect
+            .trim_start_matches("http://")
+            .trim_end_matches("/callback")
+    )
+    .is_err());
 }
 
 #[test]
 fn login_without_a_client_id_says_where_to_put_one() {
     let env = Env::new();
-    let out = env.command(&["spotify", "login"]).env_remove("RSPOTIFY_CLIENT_ID").output().unwrap();
+    let out = env
+        .command(&["spotify", "login"])
+        .env_remove("RSPOTIFY_CLIENT_ID")
+        .output()
+        .unwrap();
     assert_ne!(out.status.code(), Some(0));
     let err = stderr(&out);
-    assert!(err.contains("RSPOTIFY_CLIENT_ID") && err.contains("spotify.toml") && err.contains("127.0.0.1:8888/callback"), "{err}");
+    assert!(
+        err.contains("RSPOTIFY_CLIENT_ID")
+            && err.contains("spotify.toml")
+            && err.contains("127.0.0.1:8888/callback"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -250,38 +335,97 @@ fn import_pages_through_every_liked_song_and_falls_back_to_local_tables() {
     let env = Env::new();
     let tracks = model_tracks();
     let mut liked = liked_from(&tracks[..120]);
-    liked.push(saved_track(Some("0000000000000000000000"), "Unknown Song", "Nobody", "2026-02-01T00:00:00Z"));
-    liked.push(saved_track(None, "A Local File", "Me", "2026-02-02T00:00:00Z"));
+    liked.push(saved_track(
+        Some("0000000000000000000000"),
+        "Unknown Song",
+        "Nobody",
+        "2026-02-01T00:00:00Z",
+    ));
+    liked.push(saved_track(
+        None,
+        "A Local File",
+        "Me",
+        "2026-02-02T00:00:00Z",
+    ));
     env.mock.with(|s| {
         s.liked = liked;
         s.features = None; // closed to new apps: 403
     });
     env.log_in(false);
-    let out = env.command(&["spotify", "import-liked", "--out", s(&env.library()), "--songs", SONGS]).env("RUST_LOG", "trace").output().unwrap();
+    let out = env
+        .command(&[
+            "spotify",
+            "import-liked",
+            "--out",
+            s(&env.library()),
+            "--songs",
+            SONGS,
+        ])
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
-    let offsets: Vec<String> = env.mock.requests("GET", "/me/tracks").iter().map(|l| l.query["offset"].clone()).collect();
+    let offsets: Vec<String> = env
+        .mock
+        .requests("GET", "/me/tracks")
+        .iter()
+        .map(|l| l.query["offset"].clone())
+        .collect();
     assert_eq!(offsets, ["0", "50", "100"]);
-    assert!(env.mock.requests("GET", "/me/tracks").iter().all(|l| l.query["limit"] == "50"));
-    assert_eq!(env.mock.requests("GET", "/audio-features").len(), 1, "asked again after a 403");
+    assert!(env
+        .mock
+        .requests("GET", "/me/tracks")
+        .iter()
+        .all(|l| l.query["limit"] == "50"));
+    assert_eq!(
+        env.mock.requests("GET", "/audio-features").len(),
+        1,
+        "asked again after a 403"
+    );
     let said = stdout(&out);
-    assert!(said.contains("120 of 121 liked songs have features"), "{said}");
+    assert!(
+        said.contains("120 of 121 liked songs have features"),
+        "{said}"
+    );
     assert!(said.contains("1 local files skipped"), "{said}");
-    assert!(stderr(&out).contains("audio-features endpoint answered 403"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("audio-features endpoint answered 403"),
+        "{}",
+        text(&out)
+    );
 
     // Features are the model's own for its songs; the unknown song has none (nothing invented).
     let library = read_library(&env);
     assert_eq!(library.source.rows_read, 121);
     assert_eq!(library.tracks.len(), 120);
-    let expected: HashMap<&str, &Vec<f64>> = tracks.iter().map(|t| (t.track.id.as_deref().unwrap(), &t.features)).collect();
+    let expected: HashMap<&str, &Vec<f64>> = tracks
+        .iter()
+        .map(|t| (t.track.id.as_deref().unwrap(), &t.features))
+        .collect();
     for (t, row) in library.tracks.iter().zip(library.features.rows()) {
-        assert_eq!(&row.to_vec(), expected[t.id.as_deref().unwrap()], "{:?}", t.id);
+        assert_eq!(
+            &row.to_vec(),
+            expected[t.id.as_deref().unwrap()],
+            "{:?}",
+            t.id
+        );
     }
     let csv = std::fs::read_to_string(env.library()).unwrap();
     let header = csv.lines().next().unwrap();
-    assert!(header.starts_with("id,name,artists,added_at,popularity,") && header.ends_with(",features_from"), "{header}");
-    let unknown = csv.lines().find(|l| l.starts_with("0000000000000000000000")).unwrap();
-    assert!(unknown.ends_with(&",".repeat(model().features.len() + 1)), "{unknown}");
+    assert!(
+        header.starts_with("id,name,artists,added_at,popularity,")
+            && header.ends_with(",features_from"),
+        "{header}"
+    );
+    let unknown = csv
+        .lines()
+        .find(|l| l.starts_with("0000000000000000000000"))
+        .unwrap();
+    assert!(
+        unknown.ends_with(&",".repeat(model().features.len() + 1)),
+        "{unknown}"
+    );
     env.assert_no_tokens(&format!("{}{}{csv}", stdout(&out), stderr(&out)));
 }
 
@@ -293,7 +437,10 @@ fn import_takes_features_from_the_endpoint_where_it_answers() {
     let mut answered = HashMap::new();
     for (i, t) in chosen.iter().take(20).enumerate() {
         let id = t.track.id.clone().unwrap();
-        let values = HashMap::from([("valence".to_string(), 0.01 * i as f64), ("tempo".to_string(), 100.0 + i as f64)]);
+        let values = HashMap::from([
+            ("valence".to_string(), 0.01 * i as f64),
+            ("tempo".to_string(), 100.0 + i as f64),
+        ]);
         answered.insert(id.clone(), audio_features(&id, &values));
     }
     env.mock.with(|s| {
@@ -308,7 +455,11 @@ fn import_takes_features_from_the_endpoint_where_it_answers() {
     let names = model().features;
     let valence = names.iter().position(|n| n == "valence").unwrap();
     for (i, t) in chosen.iter().take(20).enumerate() {
-        let row = library.tracks.iter().position(|x| x.id == t.track.id).unwrap();
+        let row = library
+            .tracks
+            .iter()
+            .position(|x| x.id == t.track.id)
+            .unwrap();
         assert!((library.features[[row, valence]] - 0.01 * i as f64).abs() < 1e-9);
     }
     let csv = std::fs::read_to_string(env.library()).unwrap();
@@ -318,28 +469,49 @@ fn import_takes_features_from_the_endpoint_where_it_answers() {
 #[test]
 fn an_expired_token_is_refreshed_first_and_stored_privately() {
     let env = Env::new();
-    env.mock.with(|s| s.liked = liked_from(&model_tracks()[..3]));
+    env.mock
+        .with(|s| s.liked = liked_from(&model_tracks()[..3]));
     let (old_access, old_refresh) = env.log_in(true);
     let out = env.import(&["--no-features-endpoint"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(env.mock.with(|s| s.grants.clone()), vec!["refresh_token"]);
-    assert!(env.mock.requests("GET", "/me/tracks").iter().all(|l| l.status == 200), "used the expired token");
+    assert!(
+        env.mock
+            .requests("GET", "/me/tracks")
+            .iter()
+            .all(|l| l.status == 200),
+        "used the expired token"
+    );
     let stored: Value = serde_json::from_slice(&std::fs::read(env.token_path()).unwrap()).unwrap();
     assert_ne!(stored["token"]["access_token"], old_access.as_str());
-    assert_ne!(stored["token"]["refresh_token"], old_refresh.as_str(), "the rotated refresh token was not kept");
-    let mode = std::fs::metadata(env.token_path()).unwrap().permissions().mode() & 0o777;
+    assert_ne!(
+        stored["token"]["refresh_token"],
+        old_refresh.as_str(),
+        "the rotated refresh token was not kept"
+    );
+    let mode = std::fs::metadata(env.token_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
 }
 
 #[test]
 fn a_401_refreshes_the_token_once_and_retries() {
     let env = Env::new();
-    env.mock.with(|s| s.liked = liked_from(&model_tracks()[..3]));
+    env.mock
+        .with(|s| s.liked = liked_from(&model_tracks()[..3]));
     env.log_in(false);
     env.mock.with(|s| s.access_tokens.clear()); // revoked server-side before it expired
     let out = env.import(&["--no-features-endpoint"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let statuses: Vec<u16> = env.mock.requests("GET", "/me/tracks").iter().map(|l| l.status).collect();
+    let statuses: Vec<u16> = env
+        .mock
+        .requests("GET", "/me/tracks")
+        .iter()
+        .map(|l| l.status)
+        .collect();
     assert_eq!(statuses, [401, 200]);
     assert_eq!(env.mock.with(|s| s.grants.clone()), vec!["refresh_token"]);
 }
@@ -349,7 +521,14 @@ fn a_401_after_refreshing_is_an_error_that_says_log_in_again() {
     let env = Env::new();
     env.log_in(false);
     env.mock.with(|s| {
-        s.faults.push(Fault { method: "GET", path_suffix: "/me/tracks", query: None, status: 401, retry_after: None, times: usize::MAX })
+        s.faults.push(Fault {
+            method: "GET",
+            path_suffix: "/me/tracks",
+            query: None,
+            status: 401,
+            retry_after: None,
+            times: usize::MAX,
+        })
     });
     let out = env.import(&["--no-features-endpoint"]);
     assert_ne!(out.status.code(), Some(0));
@@ -363,15 +542,33 @@ fn a_429_is_waited_out_for_retry_after() {
     let env = Env::new();
     env.mock.with(|s| {
         s.liked = liked_from(&model_tracks()[..70]);
-        s.faults.push(Fault { method: "GET", path_suffix: "/me/tracks", query: Some(("offset", "50")), status: 429, retry_after: Some(1), times: 1 });
+        s.faults.push(Fault {
+            method: "GET",
+            path_suffix: "/me/tracks",
+            query: Some(("offset", "50")),
+            status: 429,
+            retry_after: Some(1),
+            times: 1,
+        });
     });
     env.log_in(false);
     let out = env.import(&["--no-features-endpoint"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let second_page: Vec<_> = env.mock.requests("GET", "/me/tracks").into_iter().filter(|l| l.query["offset"] == "50").collect();
-    assert_eq!(second_page.iter().map(|l| l.status).collect::<Vec<_>>(), [429, 200]);
+    let second_page: Vec<_> = env
+        .mock
+        .requests("GET", "/me/tracks")
+        .into_iter()
+        .filter(|l| l.query["offset"] == "50")
+        .collect();
+    assert_eq!(
+        second_page.iter().map(|l| l.status).collect::<Vec<_>>(),
+        [429, 200]
+    );
     let waited = second_page[1].at.duration_since(second_page[0].at);
-    assert!(waited >= Duration::from_millis(1000), "retried after {waited:?}, before Retry-After");
+    assert!(
+        waited >= Duration::from_millis(1000),
+        "retried after {waited:?}, before Retry-After"
+    );
     assert!(stderr(&out).contains("waiting 1 s"), "{}", text(&out));
     assert_eq!(read_library(&env).tracks.len(), 70);
 }
@@ -381,20 +578,37 @@ fn server_errors_are_retried_then_reported_and_nothing_is_written() {
     let env = Env::new();
     env.mock.with(|s| {
         s.liked = liked_from(&model_tracks()[..3]);
-        s.faults.push(Fault { method: "GET", path_suffix: "/me/tracks", query: None, status: 503, retry_after: None, times: usize::MAX });
+        s.faults.push(Fault {
+            method: "GET",
+            path_suffix: "/me/tracks",
+            query: None,
+            status: 503,
+            retry_after: None,
+            times: usize::MAX,
+        });
     });
     env.log_in(false);
     let out = env.import(&["--no-features-endpoint"]);
     assert_ne!(out.status.code(), Some(0));
     let err = stderr(&out);
-    assert!(err.contains("503") && err.contains("me/tracks") && err.contains("4 times"), "{err}");
+    assert!(
+        err.contains("503") && err.contains("me/tracks") && err.contains("4 times"),
+        "{err}"
+    );
     assert_eq!(env.mock.requests("GET", "/me/tracks").len(), 4);
     assert!(!env.library().exists());
 
     // A 5xx that clears up is just retried.
     env.mock.with(|s| {
         s.faults.clear();
-        s.faults.push(Fault { method: "GET", path_suffix: "/me/tracks", query: None, status: 502, retry_after: None, times: 2 });
+        s.faults.push(Fault {
+            method: "GET",
+            path_suffix: "/me/tracks",
+            query: None,
+            status: 502,
+            retry_after: None,
+            times: 2,
+        });
     });
     let out = env.import(&["--no-features-endpoint"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -405,7 +619,11 @@ fn import_without_a_login_or_with_a_missing_catalogue_fails_before_any_request()
     let env = Env::new();
     let out = env.import(&[]);
     assert_ne!(out.status.code(), Some(0));
-    assert!(stderr(&out).contains("not logged in") && stderr(&out).contains("spotify login"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("not logged in") && stderr(&out).contains("spotify login"),
+        "{}",
+        text(&out)
+    );
     env.log_in(false);
     let missing = env.dir.path().join("nope.csv");
     let out = env.import(&["--catalog", s(&missing)]);
@@ -459,28 +677,69 @@ fn playlists_are_created_once_then_updated_in_place() {
     env.log_in(false);
     env.mock.with(|s| {
         // The user already has a happy one (stale), and follows someone else's "sad" one.
-        s.playlists.push(MockPlaylist { id: "wbplaylist000000000happy".into(), name: "workbench · happy".into(), owner: "wbuser".into(), public: false, description: String::new(), uris: vec!["spotify:track:0000000000000000000001".into()] });
-        s.playlists.push(MockPlaylist { id: "otherplaylist000000000sad".into(), name: "workbench · sad".into(), owner: "someoneelse".into(), public: true, description: String::new(), uris: vec!["spotify:track:0000000000000000000002".into()] });
+        s.playlists.push(MockPlaylist {
+            id: "wbplaylist000000000happy".into(),
+            name: "workbench · happy".into(),
+            owner: "wbuser".into(),
+            public: false,
+            description: String::new(),
+            uris: vec!["spotify:track:0000000000000000000001".into()],
+        });
+        s.playlists.push(MockPlaylist {
+            id: "otherplaylist000000000sad".into(),
+            name: "workbench · sad".into(),
+            owner: "someoneelse".into(),
+            public: true,
+            description: String::new(),
+            uris: vec!["spotify:track:0000000000000000000002".into()],
+        });
     });
     let library = env.library();
-    let args = ["spotify", "playlists", "--library", s(&library), "--songs", SONGS];
+    let args = [
+        "spotify",
+        "playlists",
+        "--library",
+        s(&library),
+        "--songs",
+        SONGS,
+    ];
     for round in 0..2 {
         let out = env.run(&args);
         assert_eq!(out.status.code(), Some(0), "round {round}: {}", text(&out));
         let mine = own_workbench_playlists(&env);
         assert_eq!(mine.len(), 6, "round {round}: {mine:?}");
         for mood in Mood::ALL {
-            let p = mine.iter().find(|p| p.name == format!("workbench · {mood}")).unwrap();
+            let p = mine
+                .iter()
+                .find(|p| p.name == format!("workbench · {mood}"))
+                .unwrap();
             assert!(!p.public, "{} is public", p.name);
             let mut want = expected.get(&mood).cloned().unwrap_or_default();
             want.sort_by(|a, b| a.distance.total_cmp(&b.distance));
-            let want: Vec<String> = want.iter().map(|t| format!("spotify:track:{}", t.track.id.as_deref().unwrap())).collect();
+            let want: Vec<String> = want
+                .iter()
+                .map(|t| format!("spotify:track:{}", t.track.id.as_deref().unwrap()))
+                .collect();
             assert_eq!(p.uris, want, "round {round}: {}", p.name);
-            assert!(stdout(&out).contains(&format!("https://open.spotify.com/playlist/{}", p.id)), "{}", text(&out));
+            assert!(
+                stdout(&out).contains(&format!("https://open.spotify.com/playlist/{}", p.id)),
+                "{}",
+                text(&out)
+            );
         }
-        assert_eq!(env.mock.requests("POST", "/me/playlists").len(), 5, "round {round}: a playlist was duplicated");
+        assert_eq!(
+            env.mock.requests("POST", "/me/playlists").len(),
+            5,
+            "round {round}: a playlist was duplicated"
+        );
     }
-    let theirs = env.mock.with(|s| s.playlists.iter().find(|p| p.owner == "someoneelse").cloned().unwrap());
+    let theirs = env.mock.with(|s| {
+        s.playlists
+            .iter()
+            .find(|p| p.owner == "someoneelse")
+            .cloned()
+            .unwrap()
+    });
     assert_eq!(theirs.uris, ["spotify:track:0000000000000000000002"]);
 }
 
@@ -489,7 +748,15 @@ fn a_dry_run_changes_nothing_logged_in_or_out() {
     let env = Env::new();
     write_library(&env.library(), 5);
     let library = env.library();
-    let args = ["spotify", "playlists", "--dry-run", "--library", s(&library), "--songs", SONGS];
+    let args = [
+        "spotify",
+        "playlists",
+        "--dry-run",
+        "--library",
+        s(&library),
+        "--songs",
+        SONGS,
+    ];
     let out = env.run(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(stdout(&out).contains("not logged in"), "{}", text(&out));
@@ -497,7 +764,12 @@ fn a_dry_run_changes_nothing_logged_in_or_out() {
     env.log_in(false);
     let out = env.run(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(stdout(&out).matches("would be created").count(), 6, "{}", text(&out));
+    assert_eq!(
+        stdout(&out).matches("would be created").count(),
+        6,
+        "{}",
+        text(&out)
+    );
     assert!(env.mock.writes().is_empty(), "{:?}", env.mock.writes());
 }
 
@@ -506,10 +778,26 @@ fn playlists_without_a_library_say_how_to_make_one() {
     let env = Env::new();
     env.log_in(false);
     let missing = env.dir.path().join("none.csv");
-    let out = env.run(&["spotify", "playlists", "--library", s(&missing), "--songs", SONGS]);
+    let out = env.run(&[
+        "spotify",
+        "playlists",
+        "--library",
+        s(&missing),
+        "--songs",
+        SONGS,
+    ]);
     assert_ne!(out.status.code(), Some(0));
-    assert!(stderr(&out).contains("none.csv") && stderr(&out).contains("import-liked"), "{}", text(&out));
-    assert_eq!(stderr(&out).matches("import-liked").count(), 1, "said twice: {}", text(&out));
+    assert!(
+        stderr(&out).contains("none.csv") && stderr(&out).contains("import-liked"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        stderr(&out).matches("import-liked").count(),
+        1,
+        "said twice: {}",
+        text(&out)
+    );
     assert!(env.mock.with(|s| s.log.is_empty()));
 }
 
@@ -520,13 +808,29 @@ fn infer_from_liked_recommends_from_the_library() {
     let model = model();
     let happy = model.playlist(Mood::Happy).unwrap();
     let far: Vec<PlaylistTrack> = happy.tracks.iter().rev().take(5).cloned().collect();
-    let sad: Vec<PlaylistTrack> = model.playlist(Mood::Sad).unwrap().tracks.iter().take(5).cloned().collect();
+    let sad: Vec<PlaylistTrack> = model
+        .playlist(Mood::Sad)
+        .unwrap()
+        .tracks
+        .iter()
+        .take(5)
+        .cloned()
+        .collect();
     let songs: Vec<_> = far.iter().chain(&sad).map(liked_song).collect();
     workbench::spotify::library::write_library(&env.library(), &model.features, &songs).unwrap();
 
     let run = |library: &Path| {
         workbench()
-            .args(["infer", "datasets/clips/clip.gif", "--from", "liked", "--library", s(library), "--json", "--no-report"])
+            .args([
+                "infer",
+                "datasets/clips/clip.gif",
+                "--from",
+                "liked",
+                "--library",
+                s(library),
+                "--json",
+                "--no-report",
+            ])
             .output()
             .unwrap()
     };
@@ -534,12 +838,23 @@ fn infer_from_liked_recommends_from_the_library() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["verdict"]["mood"], "happy", "{r}");
-    let got: Vec<&str> = r["recommendations"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
+    let got: Vec<&str> = r["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
     let mut want = far.clone();
     want.sort_by(|a, b| a.distance.total_cmp(&b.distance));
-    let want: Vec<&str> = want.iter().map(|t| t.track.id.as_deref().unwrap()).collect();
+    let want: Vec<&str> = want
+        .iter()
+        .map(|t| t.track.id.as_deref().unwrap())
+        .collect();
     assert_eq!(got, want);
-    assert!(r["recommended_from"].as_str().unwrap().contains("liked"), "{r}");
+    assert!(
+        r["recommended_from"].as_str().unwrap().contains("liked"),
+        "{r}"
+    );
 
     // No liked song in the mood: the catalogue, saying so.
     let songs: Vec<_> = sad.iter().map(liked_song).collect();
@@ -548,7 +863,13 @@ fn infer_from_liked_recommends_from_the_library() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["recommendations"].as_array().unwrap().len(), 10);
-    assert!(r["recommended_from"].as_str().unwrap().contains("none of your liked songs"), "{r}");
+    assert!(
+        r["recommended_from"]
+            .as_str()
+            .unwrap()
+            .contains("none of your liked songs"),
+        "{r}"
+    );
 
     // No library at all: a clear error, before any work.
     let out = run(&env.dir.path().join("absent.csv"));
@@ -559,7 +880,9 @@ fn infer_from_liked_recommends_from_the_library() {
 #[test]
 fn a_mood_of_more_than_a_hundred_songs_is_written_in_chunks_in_order() {
     // 150 real songs of one mood, from the table the default model was fitted on.
-    let Some(table) = common::shared_file("datasets/spotify/spotify_songs.csv.gz") else { return };
+    let Some(table) = common::shared_file("datasets/spotify/spotify_songs.csv.gz") else {
+        return;
+    };
     let env = Env::new();
     let model = model();
     let catalog = read_catalog(&table, &model.features).unwrap();
@@ -575,14 +898,34 @@ fn a_mood_of_more_than_a_hundred_songs_is_written_in_chunks_in_order() {
     workbench::spotify::library::write_library(&env.library(), &model.features, &songs).unwrap();
     env.log_in(false);
     let library = env.library();
-    let out = env.run(&["spotify", "playlists", "--library", s(&library), "--songs", SONGS]);
+    let out = env.run(&[
+        "spotify",
+        "playlists",
+        "--library",
+        s(&library),
+        "--songs",
+        SONGS,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     happy.sort_by(|a, b| a.distance.total_cmp(&b.distance));
-    let want: Vec<String> = happy.iter().map(|t| format!("spotify:track:{}", t.track.id.as_deref().unwrap())).collect();
+    let want: Vec<String> = happy
+        .iter()
+        .map(|t| format!("spotify:track:{}", t.track.id.as_deref().unwrap()))
+        .collect();
     let mine = own_workbench_playlists(&env);
     let p = mine.iter().find(|p| p.name == "workbench · happy").unwrap();
     assert_eq!(p.uris, want);
     let id = &p.id;
-    assert_eq!(env.mock.requests("PUT", &format!("/playlists/{id}/items")).len(), 1);
-    assert_eq!(env.mock.requests("POST", &format!("/playlists/{id}/items")).len(), 1);
+    assert_eq!(
+        env.mock
+            .requests("PUT", &format!("/playlists/{id}/items"))
+            .len(),
+        1
+    );
+    assert_eq!(
+        env.mock
+            .requests("POST", &format!("/playlists/{id}/items"))
+            .len(),
+        1
+    );
 }

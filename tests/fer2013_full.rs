@@ -50,12 +50,18 @@ fn the_shipped_model_scores_what_its_card_says_on_private_test() {
     let Some(fer) = fer2013() else { return };
     let card_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fer-default.json");
     let card = ModelCard::read(&card_path).unwrap();
-    assert_eq!(card.data.source.sha256, fer.source.sha256, "the card was measured on this file");
+    assert_eq!(
+        card.data.source.sha256, fer.source.sha256,
+        "the card was measured on this file"
+    );
     let probs = probabilities_of(&card_path, &fer.private_test, 256);
     let measured = Metrics::from_predictions(fer.private_test.labels(), &probs);
     let claimed = &card.metrics.private_test;
     assert_eq!(measured.n, claimed.n);
     let correct = |accuracy: f64| (accuracy * measured.n as f64).round() as usize;
     assert_eq!(correct(measured.accuracy), correct(claimed.accuracy));
-    assert!((measured.macro_f1 - claimed.macro_f1).abs() < 1e-9, "{measured:?}");
+    assert!(
+        (measured.macro_f1 - claimed.macro_f1).abs() < 1e-9,
+        "{measured:?}"
+    );
 }

@@ -28,10 +28,10 @@ const FEATURES: [&str; 6] = [
 fn songs(rows: usize) -> Option<Array2<f64>> {
     let path = shared_dir().join("datasets/spotify/genres_v2_features_only.csv.gz");
     if !path.exists() {
-        eprintln!(
-            "SKIPPED: {} is absent (real Spotify tables live in ../shared)",
+        common::skip(&format!(
+            "{} is absent (real Spotify tables live in ../shared)",
             path.display()
-        );
+        ));
         return None;
     }
     let mut text = String::new();

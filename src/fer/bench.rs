@@ -94,6 +94,13 @@ fn train_rate(config: &ModelConfig, batches: usize, device: &Device) -> f64 {
 }
 
 pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
+    anyhow::ensure!(
+        options.infer_seconds > 0.0,
+        "--infer-seconds must be positive"
+    );
+    for (name, config) in &options.models {
+        config.check().map_err(|m| anyhow::anyhow!("{name}: {m}"))?;
+    }
     let device = options.backend.device().map_err(anyhow::Error::msg)?;
     let mut runs: Vec<(String, ModelConfig, Option<FerNet>)> = options
         .models

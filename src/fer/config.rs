@@ -176,9 +176,11 @@ impl Experiment {
         }
         self.model.check()?;
         if self.model.arch == Arch::Ensemble {
-            return Err("model.arch = \"ensemble\" is not trained: train its members, then \
+            return Err(
+                "model.arch = \"ensemble\" is not trained: train its members, then \
                         assemble them with `workbench ensemble-fer`"
-                .into());
+                    .into(),
+            );
         }
         self.augment.check()?;
         let o = &self.optimizer;

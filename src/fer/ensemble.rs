@@ -31,12 +31,16 @@ pub struct EnsembleOptions {
     pub batch_size: usize,
     pub backend: Backend,
     pub skip_bad_rows: bool,
+    /// Replace an existing model of that name (kept under `models/replaced/`).
+    pub force: bool,
     pub command: String,
 }
 
 pub struct EnsembleOutcome {
     pub card_path: PathBuf,
     pub card: ModelCard,
+    /// (old path, where it was kept) for each file a `--force` export replaced.
+    pub replaced: Vec<(PathBuf, PathBuf)>,
     pub report: PathBuf,
 }
 
@@ -56,6 +60,7 @@ fn check_options(o: &EnsembleOptions) -> Result<()> {
     if o.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
+    artifacts::check_replaceable(&card::export_paths(&o.models_dir, &o.name), o.force)?;
     Ok(())
 }
 
@@ -145,21 +150,23 @@ pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
             o.members.len(),
             metrics.table()
         );
-        evals.push(EvalRecord {
+        evals.push(EvalRecord::new(
             split,
-            tta: Tta::None,
+            Tta::None,
             metrics,
-            model_card: String::new(),
-            command: o.command.clone(),
-        });
+            &fer.source,
+            &o.command,
+        ));
     }
 
-    let run_id = artifacts::new_run_id(&o.name);
+    let (run_id, run_dir) = artifacts::reserve_run_dir(&o.reports_dir.join("fer"), &o.name)?;
     let described = description(o);
-    let card = ModelCard {
+    let mut card = ModelCard {
         schema: CARD_SCHEMA.into(),
         name: o.name.clone(),
         weights: format!("{}.bpk", o.name),
+        weights_sha256: None,
+        model_sha256: None,
         labels: Emotion::names(),
         parameters: model.parameter_count(),
         input: ModelCard::input_spec(&config),
@@ -200,24 +207,26 @@ pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
     };
 
     // Weights, then the card that names them; the run directory is built aside and renamed.
-    std::fs::create_dir_all(&o.models_dir)?;
-    let weights_path = o.models_dir.join(&card.weights);
-    let card_path = o.models_dir.join(format!("{}.json", o.name));
-    save_record(&model, &weights_path)?;
-    artifacts::write_json_atomic(&card_path, &card)?;
-    let run_dir = o.reports_dir.join("fer").join(&run_id);
+    let exported = card::export(&o.models_dir, &mut card, o.force, |to| {
+        save_record(&model, to)
+    })
+    .inspect_err(|_| {
+        let _ = std::fs::remove_dir(&run_dir); // the empty reservation
+    })?;
+    let card_path = exported.card_path.clone();
     artifacts::write_dir_atomic(&run_dir, |tmp: &Path| -> Result<()> {
         artifacts::write_atomic(&tmp.join("config.toml"), described.as_bytes())?;
         for eval in &mut evals {
             eval.model_card = card_path.display().to_string();
-            run_report::write_eval(tmp, eval)?;
+            run_report::write_eval(tmp, eval, &fer.source.sha256)?;
         }
         Ok(())
     })?;
-    run_report::write_index(&run_dir)?;
+    run_report::write_index(&run_dir, &fer.source.sha256)?;
     Ok(EnsembleOutcome {
         card_path,
         card,
+        replaced: exported.replaced,
         report: run_dir.join("index.html"),
     })
 }

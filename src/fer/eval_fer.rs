@@ -28,6 +28,10 @@ pub struct EvalOptions {
 pub struct EvalOutcome {
     pub results: Vec<EvalRecord>,
     pub report: PathBuf,
+    /// The data measured on.
+    pub data_path: PathBuf,
+    /// Said when the data is not the file the model was trained on.
+    pub data_note: Option<String>,
 }
 
 /// FER2013 from `path`, with a spinner while it is read and validated (a few seconds).
@@ -39,6 +43,7 @@ pub fn read_with_spinner(path: &Path, skip_bad_rows: bool) -> Result<Fer2013> {
 }
 
 pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
+    anyhow::ensure!(options.batch_size >= 1, "--batch-size must be at least 1");
     let device = options.backend.device().map_err(anyhow::Error::msg)?;
     let (card, model) = card::load_model(&options.model, &device)?;
     // The card's own data path is a hint; a saved experiment may name one too.
@@ -51,14 +56,14 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
         card_data.as_deref().or(configured.as_deref()),
     )?;
     let fer = read_with_spinner(&data_path, options.skip_bad_rows)?;
-    if fer.source.sha256 != card.data.source.sha256 {
-        eprintln!(
-            "note: {} (sha256 {}) is not the file this model was trained on (sha256 {})",
+    let data_note = (fer.source.sha256 != card.data.source.sha256).then(|| {
+        format!(
+            "{} (sha256 {}) is not the file this model was trained on (sha256 {}); its figures are kept apart from the run's own",
             data_path.display(),
             &fer.source.sha256[..12],
             &card.data.source.sha256[..12.min(card.data.source.sha256.len())]
-        );
-    }
+        )
+    });
     let faces = fer.split(options.split);
     if faces.is_empty() {
         anyhow::bail!(
@@ -86,25 +91,17 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
             &device,
             &format!("{} {}", options.split, tta.name()),
         );
-        println!(
-            "{} of {} — test-time augmentation: {}\n{}",
-            options.split,
-            data_path.display(),
-            tta.name(),
-            metrics.table()
-        );
-        let record = EvalRecord {
-            split: options.split,
-            tta,
-            metrics,
-            model_card: options.model.display().to_string(),
-            command: options.command.clone(),
-        };
-        run_report::write_eval(&run_dir, &record)?;
+        let mut record =
+            EvalRecord::new(options.split, tta, metrics, &fer.source, &options.command);
+        record.model_card = options.model.display().to_string();
+        run_report::write_eval(&run_dir, &record, &card.data.source.sha256)?;
         results.push(record);
     }
-    run_report::write_index(&run_dir)?;
-    let report = run_dir.join("index.html");
-    println!("report: {}", report.display());
-    Ok(EvalOutcome { results, report })
+    run_report::write_index(&run_dir, &card.data.source.sha256)?;
+    Ok(EvalOutcome {
+        results,
+        report: run_dir.join("index.html"),
+        data_path,
+        data_note,
+    })
 }

@@ -404,6 +404,9 @@ impl Vgg {
 }
 
 /// Either network, or an ensemble of them; this is what gets trained, saved and loaded.
+// One value per process, moved rarely: the size difference between variants costs nothing, and
+// boxing would change the module's record paths (and so every saved model).
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum FerNet {
     MiniXception(MiniXception),

@@ -4,7 +4,7 @@
 
 use crate::artifacts;
 use crate::emotion::Emotion;
-use crate::fer::data::Split;
+use crate::fer::data::{DataSource, Split};
 use crate::fer::evaluate::{Metrics, Tta};
 use crate::report::html::Page;
 use crate::report::plots::{self, Series};
@@ -33,11 +33,59 @@ pub struct EvalRecord {
     pub model_card: String,
     /// The command that reproduces these numbers.
     pub command: String,
+    /// The file measured on (records written before 2026-12 lack it: they were measured on
+    /// the run's own data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<EvalData>,
+}
+
+/// Which data an evaluation measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalData {
+    pub path: String,
+    pub sha256: String,
 }
 
 impl EvalRecord {
-    fn stem(split: Split, tta: Tta) -> String {
-        format!("eval-{}-{}", split.usage(), tta.name())
+    pub fn new(split: Split, tta: Tta, metrics: Metrics, data: &DataSource, command: &str) -> Self {
+        EvalRecord {
+            split,
+            tta,
+            metrics,
+            model_card: String::new(),
+            command: command.into(),
+            data: Some(EvalData {
+                path: data.path.display().to_string(),
+                sha256: data.sha256.clone(),
+            }),
+        }
+    }
+
+    /// Measured on the run's own data (the file it was trained and selected on)?
+    fn on_run_data(&self, run_data_sha256: &str) -> bool {
+        self.data
+            .as_ref()
+            .is_none_or(|d| d.sha256 == run_data_sha256)
+    }
+
+    /// `eval-<split>-<tta>` on the run's own data; on other data the name says which
+    /// (`…-data-<sha256 prefix>`), so it never replaces the run's own figures.
+    fn stem(&self, run_data_sha256: &str) -> String {
+        let base = format!("eval-{}-{}", self.split.usage(), self.tta.name());
+        match &self.data {
+            Some(d) if !self.on_run_data(run_data_sha256) => {
+                format!("{base}-data-{}", &d.sha256[..12.min(d.sha256.len())])
+            }
+            _ => base,
+        }
+    }
+
+    /// "path (sha256 …)", or what is known when the record predates the field.
+    fn data_note(&self) -> String {
+        match &self.data {
+            Some(d) => format!("{} (sha256 {})", d.path, d.sha256),
+            None => "the run's own data (not recorded by this older record)".into(),
+        }
     }
 }
 
@@ -78,16 +126,13 @@ pub fn write_history(dir: &Path, history: &[EpochRecord]) -> Result<()> {
     Ok(())
 }
 
-/// Writes `eval-<split>-<tta>.json` and its normalised confusion matrix PNG.
-pub fn write_eval(dir: &Path, eval: &EvalRecord) -> Result<()> {
-    let stem = EvalRecord::stem(eval.split, eval.tta);
+/// Writes `<stem>.json` and its normalised confusion matrix `confusion-<stem>.png` (see
+/// [`EvalRecord::stem`]; `run_data_sha256` is the data the run was trained on).
+pub fn write_eval(dir: &Path, eval: &EvalRecord, run_data_sha256: &str) -> Result<()> {
+    let stem = eval.stem(run_data_sha256);
     artifacts::write_json_atomic(&dir.join(format!("{stem}.json")), eval)?;
     plots::heatmap(
-        &dir.join(format!(
-            "confusion-{}-{}.png",
-            eval.split.usage(),
-            eval.tta.name()
-        )),
+        &dir.join(confusion_png(&stem)),
         &format!(
             "{} (TTA {}): accuracy {:.2} %",
             eval.split,
@@ -103,25 +148,58 @@ pub fn write_eval(dir: &Path, eval: &EvalRecord) -> Result<()> {
     Ok(())
 }
 
-fn read_evals(dir: &Path) -> Result<Vec<EvalRecord>> {
-    let mut evals = Vec::new();
-    for split in Split::ALL {
-        for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
-            let path = dir.join(format!("{}.json", EvalRecord::stem(split, tta)));
-            if path.is_file() {
-                let text = std::fs::read_to_string(&path)?;
-                evals.push(
-                    serde_json::from_str(&text)
-                        .with_context(|| format!("{}: unreadable", path.display()))?,
-                );
-            }
+/// "the run's data (sha256 f8428a1e…)" or "other data: <path> (sha256 …)", short, for headings.
+fn data_label(e: &EvalRecord, run_data_sha256: &str) -> String {
+    let short = |sha: &str| format!("{}…", &sha[..12.min(sha.len())]);
+    match &e.data {
+        Some(d) if !e.on_run_data(run_data_sha256) => {
+            format!("other data: {} (sha256 {})", d.path, short(&d.sha256))
         }
+        _ => format!("the run's data (sha256 {})", short(run_data_sha256)),
     }
+}
+
+/// `eval-PrivateTest-none` → `confusion-PrivateTest-none.png` (the names older runs used).
+fn confusion_png(stem: &str) -> String {
+    format!("confusion-{}.png", stem.trim_start_matches("eval-"))
+}
+
+/// Every evaluation in the run directory with its file stem: the run's own data first, each
+/// group in split then test-time-augmentation order.
+fn read_evals(dir: &Path, run_data_sha256: &str) -> Result<Vec<(String, EvalRecord)>> {
+    let mut evals = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| dir.display().to_string())? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if !(name.starts_with("eval-") && name.ends_with(".json")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let eval: EvalRecord = serde_json::from_str(&text)
+            .with_context(|| format!("{}: unreadable", path.display()))?;
+        evals.push((eval.stem(run_data_sha256), eval));
+    }
+    let tta_order = |t: Tta| {
+        [Tta::None, Tta::Flip, Tta::TenCrop]
+            .iter()
+            .position(|&x| x == t)
+    };
+    evals.sort_by_key(|(stem, e)| {
+        let split = Split::ALL.iter().position(|&s| s == e.split);
+        (
+            !e.on_run_data(run_data_sha256),
+            e.data.as_ref().map(|d| d.sha256.clone()),
+            split,
+            tta_order(e.tta),
+            stem.clone(),
+        )
+    });
     Ok(evals)
 }
 
-/// Rebuilds `index.html` from the files in the run directory.
-pub fn write_index(dir: &Path) -> Result<()> {
+/// Rebuilds `index.html` from the files in the run directory; `run_data_sha256` tells the run's
+/// own evaluations from those on other data.
+pub fn write_index(dir: &Path, run_data_sha256: &str) -> Result<()> {
     let run_id = dir
         .file_name()
         .unwrap_or_default()
@@ -132,19 +210,20 @@ pub fn write_index(dir: &Path) -> Result<()> {
         Ok(text) => serde_json::from_str(&text)?,
         Err(_) => Vec::new(),
     };
-    let evals = read_evals(dir)?;
+    let evals = read_evals(dir, run_data_sha256)?;
 
     if !evals.is_empty() {
         page.heading(2, "Summary");
         let rows: Vec<Vec<String>> = evals
             .iter()
-            .map(|e| {
+            .map(|(_, e)| {
                 vec![
                     e.split.to_string(),
                     e.tta.name().into(),
                     e.metrics.n.to_string(),
                     format!("{:.2} %", 100.0 * e.metrics.accuracy),
                     format!("{:.4}", e.metrics.macro_f1),
+                    data_label(e, run_data_sha256),
                 ]
             })
             .collect();
@@ -155,6 +234,7 @@ pub fn write_index(dir: &Path) -> Result<()> {
                 "faces",
                 "accuracy",
                 "macro-F1",
+                "data (sha256)",
             ],
             &rows,
         );
@@ -194,17 +274,23 @@ pub fn write_index(dir: &Path) -> Result<()> {
         );
     }
 
-    for e in &evals {
+    for (stem, e) in &evals {
         page.heading(
             2,
-            &format!("{} — test-time augmentation: {}", e.split, e.tta.name()),
+            &format!(
+                "{} — test-time augmentation: {} — {}",
+                e.split,
+                e.tta.name(),
+                data_label(e, run_data_sha256)
+            ),
         );
         page.paragraph(&format!(
-            "accuracy {:.2} %, macro-F1 {:.4}, on {} faces; model card {}",
+            "accuracy {:.2} %, macro-F1 {:.4}, on {} faces; model card {}; data {}",
             100.0 * e.metrics.accuracy,
             e.metrics.macro_f1,
             e.metrics.n,
-            e.model_card
+            e.model_card,
+            e.data_note()
         ));
         page.code_block(&e.command);
         let rows: Vec<Vec<String>> = e
@@ -223,7 +309,7 @@ pub fn write_index(dir: &Path) -> Result<()> {
             .collect();
         page.table(&["class", "precision", "recall", "F1", "support"], &rows);
         page.image(
-            &format!("confusion-{}-{}.png", e.split.usage(), e.tta.name()),
+            &confusion_png(stem),
             &format!("normalised confusion matrix, {}", e.split),
         );
     }

@@ -9,7 +9,8 @@ use crate::artifacts;
 use crate::backend::Backend;
 use crate::emotion::Emotion;
 use crate::fer::card::{
-    self, CardMetrics, DataSpec, EvalSummary, InitSource, ModelCard, TrainingProvenance, CARD_SCHEMA,
+    self, CardMetrics, DataSpec, EvalSummary, InitSource, ModelCard, TrainingProvenance,
+    CARD_SCHEMA,
 };
 use crate::fer::config::{Experiment, OptimizerKind, ScheduleKind};
 use crate::fer::data::{self, FaceSet, Fer2013, LoadOptions, Split, PIXELS};
@@ -48,6 +49,8 @@ pub struct TrainOptions {
     pub reports_dir: PathBuf,
     pub backend: Backend,
     pub skip_bad_rows: bool,
+    /// Replace an existing model of the same name (kept under `models/replaced/`).
+    pub force: bool,
     /// The command line, recorded in the card.
     pub command: String,
 }
@@ -56,6 +59,8 @@ pub struct TrainOutcome {
     pub run_dir: PathBuf,
     pub card_path: PathBuf,
     pub card: ModelCard,
+    /// (old path, where it was kept) for each file a `--force` export replaced.
+    pub replaced: Vec<(PathBuf, PathBuf)>,
 }
 
 const STATE_SCHEMA: &str = "workbench/fer-checkpoint/v1";
@@ -324,11 +329,13 @@ fn open_run(options: &TrainOptions) -> Result<(Experiment, RunPaths, bool)> {
         experiment
             .check()
             .map_err(|m| anyhow::anyhow!("{}: {m}", config.display()))?;
-        let run_id = options
-            .run_id
-            .clone()
-            .unwrap_or_else(|| artifacts::new_run_id(&experiment.name));
-        let paths = RunPaths::new(options.reports_dir.join("fer").join(run_id));
+        check_model_free(options, &experiment)?;
+        let runs = options.reports_dir.join("fer");
+        let dir = match &options.run_id {
+            Some(id) => runs.join(id),
+            None => artifacts::reserve_run_dir(&runs, &experiment.name)?.1,
+        };
+        let paths = RunPaths::new(dir);
         if paths.state().exists() {
             bail!(
                 "{}: this run already has a checkpoint; use --resume",
@@ -337,6 +344,17 @@ fn open_run(options: &TrainOptions) -> Result<(Experiment, RunPaths, bool)> {
         }
         Ok((experiment, paths, false))
     }
+}
+
+/// A run would end by replacing `models/<name>.*`: refused before any work unless `--force`.
+fn check_model_free(options: &TrainOptions, experiment: &Experiment) -> Result<()> {
+    let paths = card::export_paths(&options.models_dir, &experiment.name);
+    artifacts::check_replaceable(&paths, options.force).map_err(|e| {
+        anyhow::anyhow!(
+            "{e} (train-fer exports the model under the experiment's name, {:?})",
+            experiment.name
+        )
+    })
 }
 
 /// The commit a run started on, and the one it was exported at when that differs (a resume on
@@ -365,6 +383,8 @@ fn model_card(
         schema: CARD_SCHEMA.into(),
         name: name.clone(),
         weights: format!("{name}.bpk"),
+        weights_sha256: None,
+        model_sha256: None,
         labels: Emotion::names(),
         model: experiment.model.clone(),
         parameters,
@@ -419,8 +439,8 @@ fn warm_start(experiment: &Experiment, model: FerNet) -> Result<(FerNet, InitSou
         );
     }
     let weights = card.weights_path(card_path);
-    let record = ModuleRecord::load(&weights)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", weights.display()))?;
+    let record =
+        ModuleRecord::load(&weights).map_err(|e| anyhow::anyhow!("{}: {e}", weights.display()))?;
     let source = InitSource {
         card: card_path.display().to_string(),
         weights_sha256: artifacts::sha256_file(&weights)?,
@@ -430,56 +450,76 @@ fn warm_start(experiment: &Experiment, model: FerNet) -> Result<(FerNet, InitSou
     Ok((model.load_record(record), source))
 }
 
+/// A run in progress: its settings, directory, data, state, network and optimiser.
+struct Run {
+    experiment: Experiment,
+    paths: RunPaths,
+    run_id: String,
+    data: RunData,
+    state: CheckpointState,
+    model: FerNet,
+    optim: ModuleOptimizer,
+    /// The plain device (evaluation) and its autodiff twin (training).
+    plain: Device,
+    device: Device,
+}
+
 pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
     let started = Instant::now();
     let (experiment, paths, resuming) = open_run(options)?;
+    let run_dir = paths.dir.clone();
+    let result = start_or_resume(options, experiment, paths, resuming).and_then(|run| {
+        let run = run_epochs(run)?;
+        let evals = measure_selected(&run, options)?;
+        export(run, evals, options, started)
+    });
+    if result.is_err() && !resuming {
+        // A run that failed before its first checkpoint leaves no empty directory behind.
+        let _ = std::fs::remove_dir(&run_dir);
+    }
+    result
+}
+
+/// Loads the data and either a fresh network (or a warm start) or the last checkpoint.
+fn start_or_resume(
+    options: &TrainOptions,
+    experiment: Experiment,
+    paths: RunPaths,
+    resuming: bool,
+) -> Result<Run> {
     let run_id = paths
         .dir
         .file_name()
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-
     let data_path = resolve_data_path(options.data.as_deref(), experiment.data.path.as_deref())?;
     let data = load_run_data(&data_path, &experiment, options.skip_bad_rows)?;
-
     let mut state = if resuming {
-        let text = std::fs::read_to_string(paths.state())?;
-        let state: CheckpointState = serde_json::from_str(&text)
-            .with_context(|| format!("{}: unreadable checkpoint state", paths.state().display()))?;
-        if state.data_sha256 != data.source.sha256 {
-            bail!(
-                "{}: the data differs from the run's (sha256 {} vs {}); resume with the same file",
-                data_path.display(),
-                data.source.sha256,
-                state.data_sha256
-            );
-        }
-        if state.finished {
-            bail!(
-                "run {run_id} already finished; its model is in {}",
-                options.models_dir.display()
-            );
-        }
+        let state = read_state(&paths, &data, &data_path, &run_id, options)?;
+        check_model_free(options, &experiment)?;
         state
     } else {
         std::fs::create_dir_all(&paths.checkpoint)?;
         artifacts::write_atomic(&paths.config(), experiment.to_toml().as_bytes())?;
         CheckpointState::fresh(data.source.sha256.clone())
     };
-
     let plain = options.backend.device().map_err(anyhow::Error::msg)?;
     let device = plain.clone().autodiff();
     device.seed(experiment.seed);
     let mut model = experiment.model.init(&device);
     let mut optim = optimizer(&experiment);
     if resuming && state.epochs_done > 0 {
-        let record = ModuleRecord::load(paths.model(state.epochs_done))
-            .map_err(|e| anyhow::anyhow!("{}: {e}", paths.model(state.epochs_done).display()))?;
+        let (weights, moments) = (
+            paths.model(state.epochs_done),
+            paths.optim(state.epochs_done),
+        );
+        let record = ModuleRecord::load(&weights)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", weights.display()))?;
         model = model.load_record(record).train();
         optim = optim
-            .load(paths.optim(state.epochs_done))
-            .map_err(|e| anyhow::anyhow!("{}: {e}", paths.optim(state.epochs_done).display()))?;
+            .load(&moments)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", moments.display()))?;
         eprintln!(
             "resuming {run_id} after epoch {}/{}",
             state.epochs_done, experiment.training.epochs
@@ -494,97 +534,107 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
         model = warm;
         state.init_from = Some(source);
     }
+    Ok(Run {
+        experiment,
+        paths,
+        run_id,
+        data,
+        state,
+        model,
+        optim,
+        plain,
+        device,
+    })
+}
 
-    let t = &experiment.training;
-    let steps_per_epoch = data.training.len() / t.batch_size;
+/// The checkpoint state of a run being resumed, checked against the data given now.
+fn read_state(
+    paths: &RunPaths,
+    data: &RunData,
+    data_path: &Path,
+    run_id: &str,
+    options: &TrainOptions,
+) -> Result<CheckpointState> {
+    let text = std::fs::read_to_string(paths.state())?;
+    let state: CheckpointState = serde_json::from_str(&text)
+        .with_context(|| format!("{}: unreadable checkpoint state", paths.state().display()))?;
+    if state.data_sha256 != data.source.sha256 {
+        bail!(
+            "{}: the data differs from the run's (sha256 {} vs {}); resume with the same file",
+            data_path.display(),
+            data.source.sha256,
+            state.data_sha256
+        );
+    }
+    if state.finished {
+        bail!(
+            "run {run_id} already finished; its model is in {}",
+            options.models_dir.display()
+        );
+    }
+    Ok(state)
+}
+
+/// Trains the remaining epochs, selecting and checkpointing after each.
+fn run_epochs(mut run: Run) -> Result<Run> {
+    let t = run.experiment.training.clone();
+    let steps_per_epoch = run.data.training.len() / t.batch_size;
     if steps_per_epoch == 0 {
         bail!(
             "{} training faces are fewer than one batch of {}",
-            data.training.len(),
+            run.data.training.len(),
             t.batch_size
         );
     }
     eprintln!(
         "training {} ({} parameters) on {} faces, selecting on {} PublicTest faces; run {}",
-        experiment.model.arch.name(),
-        model.parameter_count(),
-        data.training.len(),
-        data.public_test.len(),
-        paths.dir.display()
+        run.experiment.model.arch.name(),
+        run.model.parameter_count(),
+        run.data.training.len(),
+        run.data.public_test.len(),
+        run.paths.dir.display()
     );
     let loss_fn = CrossEntropyLossConfig::new()
         .with_smoothing((t.label_smoothing > 0.0).then_some(t.label_smoothing))
-        .init(&device);
-    let prep = experiment.model.preprocessing();
-
-    for epoch in state.epochs_done + 1..=t.epochs {
-        if state.stopped_early {
+        .init(&run.device);
+    for epoch in run.state.epochs_done + 1..=t.epochs {
+        if run.state.stopped_early {
             break;
         }
         let epoch_start = Instant::now();
-        device.seed(experiment.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
-        let mut order: Vec<usize> = (0..data.training.len()).collect();
-        SplitMix64::for_stream(experiment.seed, 2 * epoch as u64).shuffle(&mut order);
-        let mut aug_rng = SplitMix64::for_stream(experiment.seed, 2 * epoch as u64 + 1);
-
-        let bar = progress::bar(
-            steps_per_epoch as u64,
-            &format!("epoch {epoch}/{}", t.epochs),
-        );
-        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        for batch in order.chunks_exact(t.batch_size) {
-            let (images, labels) =
-                training_batch(&data.training, batch, &experiment, &mut aug_rng, &device);
-            let logits = model.forward(images);
-            let loss = loss_fn.forward(logits.clone(), labels.clone());
-            let lr =
-                experiment.learning_rate(state.steps_done, steps_per_epoch, state.plateau_scale);
-            let batch_correct: i64 = logits
-                .argmax(1)
-                .reshape([batch.len()])
-                .equal(labels)
-                .int()
-                .sum()
-                .into_scalar();
-            let loss_value: f32 = loss.clone().into_scalar();
-            if !loss_value.is_finite() {
-                bail!("epoch {epoch}: the loss became {loss_value}; lower optimizer.lr (now {lr:.2e})");
-            }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-            state.steps_done += 1;
-            loss_sum += loss_value as f64 * batch.len() as f64;
-            correct += batch_correct as usize;
-            seen += batch.len();
-            bar.inc(1);
-            bar.set_message(format!(
-                "loss {:.3} acc {:.1}% lr {lr:.1e}",
-                loss_sum / seen as f64,
-                100.0 * correct as f64 / seen as f64
-            ));
-        }
-        bar.finish_and_clear();
-
-        let valid = model.valid();
+        let step = Step {
+            epoch,
+            steps_per_epoch,
+            loss_fn: &loss_fn,
+        };
+        let (model, train_loss, train_accuracy) = train_epoch(
+            run.model,
+            &mut run.optim,
+            &mut run.state,
+            &run.experiment,
+            &run.data,
+            &run.device,
+            &step,
+        )?;
+        run.model = model;
         let public = evaluate::measure(
-            &valid,
-            &data.public_test,
-            &prep,
+            &run.model.valid(),
+            &run.data.public_test,
+            &run.experiment.model.preprocessing(),
             Tta::None,
             t.eval_batch_size,
-            &plain,
+            &run.plain,
             "PublicTest",
         );
-
         let record = EpochRecord {
             epoch,
-            lr: experiment.learning_rate(
-                state.steps_done.saturating_sub(1),
+            lr: run.experiment.learning_rate(
+                run.state.steps_done.saturating_sub(1),
                 steps_per_epoch,
-                state.plateau_scale,
+                run.state.plateau_scale,
             ),
-            train_loss: loss_sum / seen as f64,
-            train_accuracy: correct as f64 / seen as f64,
+            train_loss,
+            train_accuracy,
             public_loss: public.loss,
             public_accuracy: public.accuracy,
             public_macro_f1: public.macro_f1,
@@ -599,115 +649,201 @@ pub fn train(options: &TrainOptions) -> Result<TrainOutcome> {
             100.0 * record.public_accuracy,
             record.seconds
         );
-        state.history.push(record);
-
-        if public.accuracy > state.best_public_accuracy {
-            state.best_public_accuracy = public.accuracy;
-            state.best_epoch = epoch;
-            state.plateau_bad_epochs = 0;
-            save_record(&model, &paths.best())?;
-        } else {
-            state.plateau_bad_epochs += 1;
-            if experiment.schedule.kind == ScheduleKind::Plateau
-                && state.plateau_bad_epochs % experiment.schedule.patience.max(1) == 0
-            {
-                state.plateau_scale *= experiment.schedule.factor;
-            }
-            if t.early_stopping_patience > 0
-                && epoch - state.best_epoch >= t.early_stopping_patience
-            {
-                eprintln!(
-                    "early stop: PublicTest accuracy has not improved for {} epochs (best {:.2}% at epoch {})",
-                    t.early_stopping_patience,
-                    100.0 * state.best_public_accuracy,
-                    state.best_epoch
-                );
-                state.stopped_early = true;
-            }
-        }
-
-        // Weights and optimiser first, then the state that points at them: a kill in between
-        // leaves the previous checkpoint in force.
-        save_record(&model, &paths.model(epoch))?;
-        artifacts::write_atomic_with(&paths.optim(epoch), |tmp| -> Result<()> {
-            optim
-                .save(tmp)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", paths.optim(epoch).display()))
-        })?;
-        state.epochs_done = epoch;
-        state.wall_time_s += epoch_start.elapsed().as_secs_f64();
-        artifacts::write_json_atomic(&paths.state(), &state)?;
-        if epoch > 1 {
-            let _ = std::fs::remove_file(paths.model(epoch - 1));
-            let _ = std::fs::remove_file(paths.optim(epoch - 1));
-        }
-        run_report::write_history(&paths.dir, &state.history)?;
+        run.state.history.push(record);
+        select(&mut run, epoch, public.accuracy)?;
+        checkpoint(&mut run, epoch, epoch_start)?;
     }
+    Ok(run)
+}
 
-    // Select on PublicTest, then measure PrivateTest once.
-    let best = card::load_weights(&experiment.model, &paths.best(), &plain)?;
+/// Where an epoch sits in the run, and the loss it trains on.
+struct Step<'a> {
+    epoch: usize,
+    steps_per_epoch: usize,
+    loss_fn: &'a burn::nn::loss::CrossEntropyLoss,
+}
+
+/// One pass over the shuffled, augmented training faces; returns (mean loss, accuracy).
+/// Every random draw is seeded by (seed, epoch), so a resumed run replays it exactly.
+fn train_epoch(
+    mut model: FerNet,
+    optim: &mut ModuleOptimizer,
+    state: &mut CheckpointState,
+    experiment: &Experiment,
+    data: &RunData,
+    device: &Device,
+    step: &Step<'_>,
+) -> Result<(FerNet, f64, f64)> {
+    let (epoch, steps_per_epoch) = (step.epoch, step.steps_per_epoch);
+    let t = &experiment.training;
+    device.seed(experiment.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
+    let mut order: Vec<usize> = (0..data.training.len()).collect();
+    SplitMix64::for_stream(experiment.seed, 2 * epoch as u64).shuffle(&mut order);
+    let mut aug_rng = SplitMix64::for_stream(experiment.seed, 2 * epoch as u64 + 1);
+    let bar = progress::bar(
+        steps_per_epoch as u64,
+        &format!("epoch {epoch}/{}", t.epochs),
+    );
+    let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+    for batch in order.chunks_exact(t.batch_size) {
+        let (images, labels) =
+            training_batch(&data.training, batch, experiment, &mut aug_rng, device);
+        let logits = model.forward(images);
+        let loss = step.loss_fn.forward(logits.clone(), labels.clone());
+        let lr = experiment.learning_rate(state.steps_done, steps_per_epoch, state.plateau_scale);
+        let batch_correct: i64 = logits
+            .argmax(1)
+            .reshape([batch.len()])
+            .equal(labels)
+            .int()
+            .sum()
+            .into_scalar();
+        let loss_value: f32 = loss.clone().into_scalar();
+        if !loss_value.is_finite() {
+            bail!("epoch {epoch}: the loss became {loss_value}; lower optimizer.lr (now {lr:.2e})");
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(lr, model, grads);
+        state.steps_done += 1;
+        loss_sum += loss_value as f64 * batch.len() as f64;
+        correct += batch_correct as usize;
+        seen += batch.len();
+        bar.inc(1);
+        bar.set_message(format!(
+            "loss {:.3} acc {:.1}% lr {lr:.1e}",
+            loss_sum / seen as f64,
+            100.0 * correct as f64 / seen as f64
+        ));
+    }
+    bar.finish_and_clear();
+    Ok((model, loss_sum / seen as f64, correct as f64 / seen as f64))
+}
+
+/// Keeps the epoch's weights as the best when PublicTest improved; otherwise counts towards the
+/// plateau schedule and early stopping.
+fn select(run: &mut Run, epoch: usize, public_accuracy: f64) -> Result<()> {
+    let (state, experiment) = (&mut run.state, &run.experiment);
+    if public_accuracy > state.best_public_accuracy {
+        state.best_public_accuracy = public_accuracy;
+        state.best_epoch = epoch;
+        state.plateau_bad_epochs = 0;
+        return save_record(&run.model, &run.paths.best());
+    }
+    state.plateau_bad_epochs += 1;
+    if experiment.schedule.kind == ScheduleKind::Plateau
+        && state.plateau_bad_epochs % experiment.schedule.patience.max(1) == 0
+    {
+        state.plateau_scale *= experiment.schedule.factor;
+    }
+    let patience = experiment.training.early_stopping_patience;
+    if patience > 0 && epoch - state.best_epoch >= patience {
+        eprintln!(
+            "early stop: PublicTest accuracy has not improved for {patience} epochs (best {:.2}% at epoch {})",
+            100.0 * state.best_public_accuracy,
+            state.best_epoch
+        );
+        state.stopped_early = true;
+    }
+    Ok(())
+}
+
+/// Weights and optimiser first, then the state that points at them: a kill in between leaves
+/// the previous checkpoint in force. The previous epoch's files go once the new ones are in.
+fn checkpoint(run: &mut Run, epoch: usize, epoch_start: Instant) -> Result<()> {
+    let paths = &run.paths;
+    save_record(&run.model, &paths.model(epoch))?;
+    artifacts::write_atomic_with(&paths.optim(epoch), |tmp| -> Result<()> {
+        run.optim
+            .save(tmp)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", paths.optim(epoch).display()))
+    })?;
+    run.state.epochs_done = epoch;
+    run.state.wall_time_s += epoch_start.elapsed().as_secs_f64();
+    artifacts::write_json_atomic(&paths.state(), &run.state)?;
+    if epoch > 1 {
+        let _ = std::fs::remove_file(paths.model(epoch - 1));
+        let _ = std::fs::remove_file(paths.optim(epoch - 1));
+    }
+    run_report::write_history(&paths.dir, &run.state.history)
+}
+
+/// PublicTest and PrivateTest of the weights selected on PublicTest (PrivateTest is measured
+/// here, once).
+fn measure_selected(run: &Run, options: &TrainOptions) -> Result<Vec<EvalRecord>> {
+    let best = card::load_weights(&run.experiment.model, &run.paths.best(), &run.plain)?;
     let mut evals = Vec::new();
     for (split, faces) in [
-        (Split::PublicTest, &data.public_test),
-        (Split::PrivateTest, &data.private_test),
+        (Split::PublicTest, &run.data.public_test),
+        (Split::PrivateTest, &run.data.private_test),
     ] {
         let metrics = evaluate::measure(
             &best,
             faces,
-            &prep,
+            &run.experiment.model.preprocessing(),
             Tta::None,
-            t.eval_batch_size,
-            &plain,
+            run.experiment.training.eval_batch_size,
+            &run.plain,
             split.usage(),
         );
         eprintln!(
             "{split} (epoch {} selected on PublicTest):\n{}",
-            state.best_epoch,
+            run.state.best_epoch,
             metrics.table()
         );
-        evals.push(EvalRecord {
+        evals.push(EvalRecord::new(
             split,
-            tta: Tta::None,
+            Tta::None,
             metrics,
-            model_card: String::new(),
-            command: options.command.clone(),
-        });
+            &run.data.source,
+            &options.command,
+        ));
     }
+    Ok(evals)
+}
 
-    let name = &experiment.name;
-    std::fs::create_dir_all(&options.models_dir)?;
-    let weights_path = options.models_dir.join(format!("{name}.bpk"));
-    let card_path = options.models_dir.join(format!("{name}.json"));
-    let card = model_card(
-        &experiment,
-        &state,
-        &data,
+/// Exports the selected weights and their card, then completes the run's report and marks the
+/// run finished.
+fn export(
+    mut run: Run,
+    mut evals: Vec<EvalRecord>,
+    options: &TrainOptions,
+    started: Instant,
+) -> Result<TrainOutcome> {
+    let parameters = run.model.parameter_count();
+    let mut card = model_card(
+        &run.experiment,
+        &run.state,
+        &run.data,
         &evals,
-        best.parameter_count(),
+        parameters,
         options,
-        &run_id,
+        &run.run_id,
     );
-    // Weights, then the card that names them: a card never points at missing weights.
-    artifacts::write_atomic(&weights_path, &std::fs::read(paths.best())?)?;
-    artifacts::write_json_atomic(&card_path, &card)?;
+    let best_path = run.paths.best();
+    let exported = card::export(&options.models_dir, &mut card, options.force, |to| {
+        std::fs::copy(&best_path, to)
+            .with_context(|| format!("copying {} to {}", best_path.display(), to.display()))?;
+        Ok(())
+    })?;
     for eval in &mut evals {
-        eval.model_card = card_path.display().to_string();
-        run_report::write_eval(&paths.dir, eval)?;
+        eval.model_card = exported.card_path.display().to_string();
+        run_report::write_eval(&run.paths.dir, eval, &run.data.source.sha256)?;
     }
-    run_report::write_index(&paths.dir)?;
-    state.finished = true;
-    artifacts::write_json_atomic(&paths.state(), &state)?;
+    run_report::write_index(&run.paths.dir, &run.data.source.sha256)?;
+    run.state.finished = true;
+    artifacts::write_json_atomic(&run.paths.state(), &run.state)?;
     eprintln!(
         "wrote {} and {} ({:.0}s this session); report {}",
-        weights_path.display(),
-        card_path.display(),
+        exported.weights_path.display(),
+        exported.card_path.display(),
         started.elapsed().as_secs_f64(),
-        paths.dir.join("index.html").display()
+        run.paths.dir.join("index.html").display()
     );
     Ok(TrainOutcome {
-        run_dir: paths.dir,
-        card_path,
+        run_dir: run.paths.dir,
+        card_path: exported.card_path,
         card,
+        replaced: exported.replaced,
     })
 }
 

@@ -14,21 +14,22 @@ use crate::fer::preprocess::Preprocessing;
 use crate::tracks::model::SongClusters;
 use crate::vision::faces::{self, DetectorParams, FaceDetector};
 use crate::vision::tracker::{Tracker, TrackerParams};
-use crate::vision::video::FrameSource;
+use crate::vision::video::{Frame, FrameSource};
 use crate::vision::BBox;
 use anyhow::{Context, Result};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use mood::{EmotionStats, Verdict};
-use recommend::Recommendation;
-use serde::{Deserialize, Serialize};
 use opencv::core::Mat;
 use rayon::prelude::*;
+use recommend::Recommendation;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
 
-pub const RESULT_SCHEMA: &str = "workbench/infer-result/v1";
+/// v2: `tracks` (the faces followed through the clip) became `faces`, and `warnings` came.
+pub const RESULT_SCHEMA: &str = "workbench/infer-result/v2";
 
 #[derive(Debug, Clone)]
 pub struct InferOptions {
@@ -72,7 +73,7 @@ pub struct FaceRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrackSummary {
+pub struct FaceSummary {
     pub id: usize,
     pub kept: bool,
     pub frames: usize,
@@ -150,9 +151,14 @@ pub struct InferResult {
     pub clip: ClipInfo,
     pub verdict: Verdict,
     pub overall: EmotionStats,
-    pub tracks: Vec<TrackSummary>,
+    /// Each face followed through the clip (a face track), kept or dropped as a false face.
+    pub faces: Vec<FaceSummary>,
     pub recommendations: Vec<Recommendation>,
     pub recommended_from: String,
+    /// Things the user should know about this result (a truncated clip, fewer songs than
+    /// asked); also printed on stderr and shown in the report.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub settings: Settings,
     pub provenance: Provenance,
     pub timing: Timing,
@@ -163,6 +169,288 @@ pub struct InferOutcome {
     pub report_dir: Option<PathBuf>,
 }
 
+/// Checked settings: every value the CLI or a caller can get wrong is refused here, naming the
+/// option, before anything is loaded.
+impl InferOptions {
+    pub fn check(&self) -> Result<()> {
+        anyhow::ensure!(self.every >= 1, "--every must be at least 1");
+        anyhow::ensure!(
+            self.max_frames != Some(0),
+            "--max-frames must be at least 1"
+        );
+        anyhow::ensure!(self.top >= 1, "--top must be at least 1");
+        anyhow::ensure!(self.key_every >= 1, "--key-every must be at least 1");
+        anyhow::ensure!(self.batch_size >= 1, "--batch-size must be at least 1");
+        anyhow::ensure!(
+            (0.0..1.0).contains(&self.uncertain_margin),
+            "--uncertain-margin must be in 0..1"
+        );
+        if let Some(a) = self.ema_alpha {
+            anyhow::ensure!(a > 0.0 && a <= 1.0, "--ema must be in (0, 1]");
+        }
+        anyhow::ensure!(
+            self.tracker.min_frames >= 1,
+            "--min-track-frames must be at least 1"
+        );
+        self.detector.check()?;
+        Ok(())
+    }
+}
+
+/// Everything loaded before the clip is read: a bad model, song model, library or cascade fails
+/// here, before any work.
+struct Loaded {
+    device: Device,
+    card: ModelCard,
+    model: FerNet,
+    prep: Preprocessing,
+    songs: SongClusters,
+    /// The liked-songs library, placed into moods, for `--from liked`.
+    library: Option<Vec<crate::tracks::model::PlaylistTrack>>,
+    detectors: DetectorPool,
+    load_s: f64,
+}
+
+/// One cascade per rayon worker (OpenCV's own pool is off so it does not contend with ours):
+/// a worker only ever takes its own, so the locks are never waited on.
+struct DetectorPool(Vec<Mutex<FaceDetector>>);
+
+impl DetectorPool {
+    fn new(params: &DetectorParams) -> Result<DetectorPool> {
+        opencv::core::set_num_threads(0).context("configuring OpenCV threads")?;
+        let detectors = (0..rayon::current_num_threads().max(1))
+            .map(|_| FaceDetector::new(params.clone()).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        Ok(DetectorPool(detectors))
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut FaceDetector) -> T) -> T {
+        let mine = rayon::current_thread_index().unwrap_or(0) % self.0.len();
+        let mut detector = self.0[mine].lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut detector)
+    }
+}
+
+fn load(o: &InferOptions) -> Result<Loaded> {
+    let started = Instant::now();
+    let device = o.backend.device().map_err(anyhow::Error::msg)?;
+    let (card, model) = card::load_model(&o.model, &device)?;
+    let songs = SongClusters::read(&o.songs)?;
+    let library = match &o.library {
+        Some(path) => Some(crate::spotify::library::read_placed(&songs, path)?.tracks),
+        None => None,
+    };
+    let detectors = DetectorPool::new(&o.detector)?;
+    let prep = card.model.preprocessing();
+    Ok(Loaded {
+        device,
+        card,
+        model,
+        prep,
+        songs,
+        library,
+        detectors,
+        load_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Time spent per stage of the scan.
+#[derive(Default)]
+struct Laps {
+    decode_s: f64,
+    detect_s: f64,
+    classify_s: f64,
+    clock: Option<Instant>,
+}
+
+impl Laps {
+    fn lap(&mut self, stage: fn(&mut Laps) -> &mut f64) {
+        let now = Instant::now();
+        let since = self.clock.replace(now).unwrap_or(now);
+        *stage(self) += (now - since).as_secs_f64();
+    }
+}
+
+/// What reading the clip produced: every face in every sampled frame, classified.
+struct Scan {
+    records: Vec<FaceRecord>,
+    sampled: usize,
+    tracker: Tracker,
+    annotator: report::FrameKeeper,
+    laps: Laps,
+    pipeline_s: f64,
+}
+
+/// Crops waiting for the model, and how many of the latest records they belong to.
+#[derive(Default)]
+struct FaceQueue {
+    inputs: Vec<f32>,
+    faces: usize,
+}
+
+/// Reads the clip: frames in groups of one key-frame span per detector, faces found (whole
+/// key frames, near the key frame's faces in between), tracked, cropped and classified in
+/// batches.
+fn scan_clip(o: &InferOptions, l: &Loaded, source: &mut FrameSource) -> Result<Scan> {
+    let started = Instant::now();
+    let bar = crate::progress::bar((source.frame_count_hint / o.every).max(1) as u64, "frames");
+    let mut scan = Scan {
+        records: Vec::new(),
+        sampled: 0,
+        tracker: Tracker::new(o.tracker),
+        annotator: report::FrameKeeper::new(report::GIF_MAX_FRAMES),
+        laps: Laps::default(),
+        pipeline_s: 0.0,
+    };
+    scan.laps.lap(|t| &mut t.decode_s);
+    let mut queue = FaceQueue::default();
+    let group = o.key_every * l.detectors.len();
+    loop {
+        let chunk = read_frames(source, group)?;
+        if chunk.is_empty() {
+            break;
+        }
+        scan.laps.lap(|t| &mut t.decode_s);
+        let greys: Vec<Mat> = chunk
+            .iter()
+            .map(|f| faces::to_grey(&f.bgr))
+            .collect::<Result<_, _>>()
+            .context("converting a frame to grey")?;
+        let found = detect_chunk(&l.detectors, &greys, o.key_every)?;
+        for ((frame, grey), mut boxes) in chunk.iter().zip(&greys).zip(found) {
+            if o.largest_face {
+                boxes.truncate(1);
+            }
+            queue_faces(&mut scan, &mut queue, &l.prep, frame, grey, &boxes)?;
+            scan.annotator
+                .offer(scan.sampled, frame.index, &frame.bgr)?;
+            scan.sampled += 1;
+            bar.inc(1);
+        }
+        scan.laps.lap(|t| &mut t.detect_s);
+        if queue.faces >= o.batch_size {
+            classify_queued(l, &o.model, &mut queue, &mut scan.records)?;
+            scan.laps.lap(|t| &mut t.classify_s);
+        }
+    }
+    classify_queued(l, &o.model, &mut queue, &mut scan.records)?;
+    scan.laps.lap(|t| &mut t.classify_s);
+    bar.finish_and_clear();
+    scan.pipeline_s = started.elapsed().as_secs_f64();
+    if scan.sampled == 0 {
+        anyhow::bail!(
+            "{}: no frame could be decoded (a zero-length or truncated video?)",
+            o.clip.display()
+        );
+    }
+    Ok(scan)
+}
+
+fn read_frames(source: &mut FrameSource, n: usize) -> Result<Vec<Frame>> {
+    let mut chunk = Vec::with_capacity(n);
+    while chunk.len() < n {
+        match source.next_frame()? {
+            Some(f) => chunk.push(f),
+            None => break,
+        }
+    }
+    Ok(chunk)
+}
+
+/// Faces in each frame of a chunk: every `key_every`-th frame is searched whole, the frames
+/// after it only near its faces; both in parallel. Which frames are key frames depends only on
+/// their index, so results do not depend on the number of threads.
+fn detect_chunk(
+    detectors: &DetectorPool,
+    greys: &[Mat],
+    key_every: usize,
+) -> Result<Vec<Vec<BBox>>> {
+    let keys: Vec<Vec<BBox>> = (0..greys.len())
+        .step_by(key_every)
+        .collect::<Vec<_>>()
+        .par_iter()
+        .map(|&i| detectors.with(|d| d.detect(&greys[i])))
+        .collect::<Result<_, _>>()?;
+    let found = (0..greys.len())
+        .into_par_iter()
+        .map(|i| {
+            let key = &keys[i / key_every];
+            if i % key_every == 0 {
+                Ok(key.clone())
+            } else if key.is_empty() {
+                Ok(vec![])
+            } else {
+                detectors.with(|d| d.detect_near(&greys[i], key))
+            }
+        })
+        .collect::<Result<_, faces::FaceError>>()?;
+    Ok(found)
+}
+
+/// Tracks a frame's faces and queues their crops for the model (records get their
+/// probabilities when the queue is classified).
+fn queue_faces(
+    scan: &mut Scan,
+    queue: &mut FaceQueue,
+    prep: &Preprocessing,
+    frame: &Frame,
+    grey: &Mat,
+    boxes: &[BBox],
+) -> Result<()> {
+    let ids = scan.tracker.update(scan.sampled, boxes);
+    for (b, &id) in boxes.iter().zip(&ids) {
+        let (pixels, w, h) = faces::crop_grey(grey, *b)?;
+        let start = queue.inputs.len();
+        queue.inputs.resize(start + prep.input_len(), 0.0);
+        prep.write_input(&pixels, w, h, &mut queue.inputs[start..]);
+        scan.records.push(FaceRecord {
+            frame: frame.index,
+            time_s: frame.time_s,
+            track: id,
+            bbox: *b,
+            kept: false,
+            probabilities: [0.0; Emotion::COUNT],
+        });
+        queue.faces += 1;
+    }
+    Ok(())
+}
+
+/// Runs the queued crops through the model and writes the probabilities into the last
+/// `queue.faces` records.
+fn classify_queued(
+    l: &Loaded,
+    card_path: &std::path::Path,
+    queue: &mut FaceQueue,
+    records: &mut [FaceRecord],
+) -> Result<()> {
+    if queue.faces == 0 {
+        return Ok(());
+    }
+    let probs = classify(
+        &l.model,
+        &l.prep,
+        std::mem::take(&mut queue.inputs),
+        &l.device,
+    );
+    if let Some(bad) = probs.iter().flatten().find(|p| !p.is_finite()) {
+        anyhow::bail!(
+            "{}: the model gave a non-finite probability ({bad}) for a face: its weights are damaged or it diverged in training; no verdict is possible with it",
+            card_path.display()
+        );
+    }
+    let first = records.len() - queue.faces;
+    for (r, p) in records[first..].iter_mut().zip(probs) {
+        r.probabilities = p;
+    }
+    queue.faces = 0;
+    Ok(())
+}
+
 /// Runs the model on a batch of crops; returns probabilities per crop.
 fn classify(
     model: &FerNet,
@@ -170,9 +458,6 @@ fn classify(
     inputs: Vec<f32>,
     device: &Device,
 ) -> Vec<[f32; Emotion::COUNT]> {
-    if inputs.is_empty() {
-        return vec![];
-    }
     let logits = model.forward(prep.batch_tensor(inputs, device));
     let flat: Vec<f32> = softmax(logits, 1)
         .into_data()
@@ -187,214 +472,170 @@ fn classify(
         .collect()
 }
 
-fn check_options(o: &InferOptions) -> Result<()> {
-    anyhow::ensure!(o.every >= 1, "--every must be at least 1");
-    anyhow::ensure!(o.max_frames != Some(0), "--max-frames must be at least 1");
-    anyhow::ensure!(o.top >= 1, "--top must be at least 1");
-    anyhow::ensure!(o.key_every >= 1, "--key-every must be at least 1");
-    anyhow::ensure!(o.batch_size >= 1, "--batch-size must be at least 1");
-    anyhow::ensure!(
-        (0.0..1.0).contains(&o.uncertain_margin),
-        "--uncertain-margin must be in 0..1"
-    );
-    if let Some(a) = o.ema_alpha {
-        anyhow::ensure!(a > 0.0 && a <= 1.0, "--ema must be in (0, 1]");
-    }
-    Ok(())
+/// The faces that count, their smoothed probabilities, and the clip's mood.
+struct Decision {
+    overall: EmotionStats,
+    verdict: Verdict,
+    faces: Vec<FaceSummary>,
+    frames_with_face: usize,
 }
 
-pub fn run(o: &InferOptions) -> Result<InferOutcome> {
-    check_options(o)?;
-    // Inputs first, so a bad model, catalogue, cascade or clip fails before any work.
-    let load_started = Instant::now();
-    let device = o.backend.device().map_err(anyhow::Error::msg)?;
-    let (card, model) = card::load_model(&o.model, &device)?;
-    let songs = SongClusters::read(&o.songs)?;
-    // The whole library is placed now (all moods), so a bad library fails before any work.
-    let library_pool = match &o.library {
-        Some(path) => Some(crate::spotify::library::read_placed(&songs, path)?.tracks),
-        None => None,
-    };
-    // One cascade per thread (OpenCV's own pool would only contend with ours), loaded before
-    // the clip is opened: a missing cascade fails early, naming it.
-    opencv::core::set_num_threads(0).context("configuring OpenCV threads")?;
-    let detectors: Vec<Mutex<FaceDetector>> = (0..rayon::current_num_threads().max(1))
-        .map(|_| FaceDetector::new(o.detector.clone()).map(Mutex::new))
-        .collect::<Result<_, _>>()?;
-    let mut source = FrameSource::open(&o.clip, o.every, o.max_frames)?;
-    let prep = card.model.preprocessing();
-    let load_s = load_started.elapsed().as_secs_f64();
-
-    let started = Instant::now();
-    let (mut decode_s, mut detect_s, mut classify_s) = (0.0, 0.0, 0.0);
-    let mut clock = Instant::now();
-    let mut lap = |acc: &mut f64| {
-        let now = Instant::now();
-        *acc += (now - clock).as_secs_f64();
-        clock = now;
-    };
-    let bar = crate::progress::bar(
-        (source.frame_count_hint / o.every).max(1) as u64,
-        "frames",
-    );
-    let mut tracker = Tracker::new(o.tracker);
-    let mut records: Vec<FaceRecord> = Vec::new();
-    let mut annotator = report::FrameKeeper::new(report::GIF_MAX_FRAMES);
-    let mut pending: Vec<f32> = Vec::new();
-    let mut pending_records = 0usize;
-    let mut sampled = 0usize;
-    // Key frames are searched whole; the frames up to the next key frame only near the key
-    // frame's faces, in parallel (one cascade per thread).
-    // Runs `f` with whichever cascade is free (there is one per thread).
-    let with_detector = |f: &dyn Fn(&mut FaceDetector) -> Result<Vec<BBox>, faces::FaceError>| loop {
-        for d in &detectors {
-            if let Ok(mut d) = d.try_lock() {
-                return f(&mut d);
-            }
-        }
-        std::thread::yield_now();
-    };
-    // Frames are read in groups of one key-frame span per thread, so key frames are searched in
-    // parallel too; which frames are key frames depends only on their index.
-    let group = o.key_every * detectors.len();
-    let mut chunk = Vec::with_capacity(group);
-    loop {
-        chunk.clear();
-        while chunk.len() < group {
-            match source.next_frame()? {
-                Some(f) => chunk.push(f),
-                None => break,
-            }
-        }
-        if chunk.is_empty() {
-            break;
-        }
-        lap(&mut decode_s);
-        let greys: Vec<Mat> = chunk
-            .iter()
-            .map(|f| faces::to_grey(&f.bgr))
-            .collect::<Result<_, _>>()
-            .context("converting a frame to grey")?;
-        let keys: Vec<Vec<BBox>> = (0..chunk.len())
-            .step_by(o.key_every)
-            .collect::<Vec<_>>()
-            .par_iter()
-            .map(|&i| with_detector(&|d| d.detect(&greys[i])))
-            .collect::<Result<_, _>>()?;
-        let found: Vec<Vec<BBox>> = (0..chunk.len())
-            .into_par_iter()
-            .map(|i| {
-                let key = &keys[i / o.key_every];
-                if i % o.key_every == 0 {
-                    Ok(key.clone())
-                } else if key.is_empty() {
-                    Ok(vec![])
-                } else {
-                    with_detector(&|d| d.detect_near(&greys[i], key))
-                }
-            })
-            .collect::<Result<_, _>>()?;
-        lap(&mut detect_s);
-        for (i, frame) in chunk.iter().enumerate() {
-            let mut boxes = found[i].clone();
-            if o.largest_face {
-                boxes.truncate(1);
-            }
-            let ids = tracker.update(sampled, &boxes);
-            for (b, &id) in boxes.iter().zip(&ids) {
-                let (pixels, w, h) = faces::crop_grey(&greys[i], *b)?;
-                let start = pending.len();
-                pending.resize(start + prep.input_len(), 0.0);
-                prep.write_input(&pixels, w, h, &mut pending[start..]);
-                records.push(FaceRecord {
-                    frame: frame.index,
-                    time_s: frame.time_s,
-                    track: id,
-                    bbox: *b,
-                    kept: false,
-                    probabilities: [0.0; Emotion::COUNT],
-                });
-                pending_records += 1;
-            }
-            annotator.offer(sampled, frame.index, &frame.bgr)?;
-            sampled += 1;
-            bar.inc(1);
-        }
-        lap(&mut detect_s);
-        if pending_records >= o.batch_size {
-            let probs = classify(&model, &prep, std::mem::take(&mut pending), &device);
-            let first = records.len() - pending_records;
-            for (r, p) in records[first..].iter_mut().zip(probs) {
-                r.probabilities = p;
-            }
-            pending_records = 0;
-            lap(&mut classify_s);
-        }
-    }
-    let probs = classify(&model, &prep, std::mem::take(&mut pending), &device);
-    let first = records.len() - pending_records;
-    for (r, p) in records[first..].iter_mut().zip(probs) {
-        r.probabilities = p;
-    }
-    lap(&mut classify_s);
-    bar.finish_and_clear();
-    let pipeline_s = started.elapsed().as_secs_f64();
-    if sampled == 0 {
-        anyhow::bail!(
-            "{}: no frame could be decoded (a zero-length or truncated video?)",
-            o.clip.display()
-        );
-    }
-
-    // The false-face rule, then smoothing within each kept track.
-    let kept = tracker.kept_tracks(sampled);
+/// Applies the false-face rule and the smoothing to the records, then decides the mood.
+fn decide(o: &InferOptions, scan: &mut Scan) -> Decision {
+    let kept = scan.tracker.kept_tracks(scan.sampled);
+    let records = &mut scan.records;
     for r in records.iter_mut() {
         r.kept = kept.contains(&r.track);
     }
     if let Some(alpha) = o.ema_alpha {
         for &t in &kept {
-            let idx: Vec<usize> = (0..records.len()).filter(|&i| records[i].track == t).collect();
-            let mut series: Vec<[f32; Emotion::COUNT]> = idx.iter().map(|&i| records[i].probabilities).collect();
+            let idx: Vec<usize> = (0..records.len())
+                .filter(|&i| records[i].track == t)
+                .collect();
+            let mut series: Vec<[f32; Emotion::COUNT]> =
+                idx.iter().map(|&i| records[i].probabilities).collect();
             mood::ema(&mut series, alpha);
             for (&i, p) in idx.iter().zip(series) {
                 records[i].probabilities = p;
             }
         }
     }
-    let overall = EmotionStats::from_probabilities(records.iter().filter(|r| r.kept).map(|r| &r.probabilities));
+    let overall = EmotionStats::from_probabilities(
+        records.iter().filter(|r| r.kept).map(|r| &r.probabilities),
+    );
     let verdict = mood::verdict(&overall, o.uncertain_margin);
-    let tracks = summarise_tracks(&records, tracker.track_count(), &kept);
-    let catalogue_source = format!(
+    let mut frames: Vec<usize> = records.iter().filter(|r| r.kept).map(|r| r.frame).collect();
+    frames.dedup();
+    Decision {
+        overall,
+        verdict,
+        faces: summarise_faces(records, scan.tracker.track_count(), &kept),
+        frames_with_face: frames.len(),
+    }
+}
+
+/// Songs for the verdict's mood: from the liked-songs library when given (the catalogue when
+/// none of them is in the mood), else from the song model's playlists. Returns the songs, where
+/// they came from, and a warning when fewer than `--top` exist.
+fn recommend_songs(
+    o: &InferOptions,
+    l: &Loaded,
+    verdict: &Verdict,
+) -> (Vec<Recommendation>, String, Option<String>) {
+    let songs = &l.songs;
+    let catalogue = format!(
         "{} ({} per-mood playlists of the {} catalogue)",
         o.songs.display(),
         songs.playlists.len(),
         songs.dataset.schema.describe()
     );
-    let (recommendations, recommended_from) = match (verdict.mood, &library_pool) {
-        (Some(m), Some(pool)) => {
-            let mine: Vec<_> = pool.iter().filter(|t| songs.mood_of(t.cluster) == m).cloned().collect();
-            let library = o.library.as_ref().expect("pool read from it").display();
+    let Some(m) = verdict.mood else {
+        return (vec![], catalogue, None);
+    };
+    let from_catalogue = || recommend::recommend(songs, m, o.top, o.seed);
+    let (list, from) = match (&l.library, &o.library) {
+        (Some(pool), Some(path)) => {
+            let mine: Vec<_> = pool
+                .iter()
+                .filter(|t| songs.mood_of(t.cluster) == m)
+                .cloned()
+                .collect();
             if mine.is_empty() {
                 (
-                    recommend::recommend(&songs, m, o.top, o.seed),
-                    format!("{catalogue_source}: none of your liked songs ({library}) is placed in {m}"),
+                    from_catalogue(),
+                    format!(
+                        "{catalogue}: none of your liked songs ({}) is placed in {m}",
+                        path.display()
+                    ),
                 )
             } else {
                 (
                     recommend::pick(&mine, o.top, o.seed),
-                    format!("your liked songs, {library} ({} of them placed in {m} by {})", mine.len(), o.songs.display()),
+                    format!(
+                        "your liked songs, {} ({} of them placed in {m} by {})",
+                        path.display(),
+                        mine.len(),
+                        o.songs.display()
+                    ),
                 )
             }
         }
-        (Some(m), None) => (recommend::recommend(&songs, m, o.top, o.seed), catalogue_source),
-        (None, _) => (vec![], catalogue_source),
+        _ => (from_catalogue(), catalogue),
     };
-    let frames_with_face = {
-        let mut f: Vec<usize> = records.iter().filter(|r| r.kept).map(|r| r.frame).collect();
-        f.dedup();
-        f.len()
+    let short = (list.len() < o.top).then(|| {
+        format!(
+            "--top {} asked for more songs than there are: {} in {m} from {from} (a song model keeps --playlist-length songs per mood; `workbench cluster --playlist-length N` keeps more)",
+            o.top,
+            list.len()
+        )
+    });
+    (list, from, short)
+}
+
+pub fn run(o: &InferOptions) -> Result<InferOutcome> {
+    o.check()?;
+    let loaded = load(o)?;
+    let mut source = FrameSource::open(&o.clip, o.every, o.max_frames)?;
+    let mut scan = scan_clip(o, &loaded, &mut source)?;
+    let decision = decide(o, &mut scan);
+    let (recommendations, recommended_from, short) = recommend_songs(o, &loaded, &decision.verdict);
+    let mut warnings = source.warnings();
+    warnings.extend(short);
+    let mut result = assemble(
+        o,
+        &loaded,
+        &source,
+        &scan,
+        decision,
+        recommendations,
+        recommended_from,
+        warnings,
+    )?;
+    let report_dir = if o.write_report {
+        Some(write_report(o, &mut result, &scan)?)
+    } else {
+        None
     };
-    let mut result = InferResult {
+    Ok(InferOutcome { result, report_dir })
+}
+
+/// Writes the report into a fresh run directory `reports/infer/<clip stem>-<run id>/`.
+fn write_report(o: &InferOptions, result: &mut InferResult, scan: &Scan) -> Result<PathBuf> {
+    let started = Instant::now();
+    let stem = o
+        .clip
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "clip".into());
+    let safe: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let (_, dir) = artifacts::reserve_run_dir(&o.reports_dir.join("infer"), &safe)?;
+    report::write(&dir, result, &scan.records, &scan.annotator, started)
+        .with_context(|| format!("writing the report in {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The result document (`result.json`): clip, verdict, faces, songs, settings, provenance.
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    o: &InferOptions,
+    l: &Loaded,
+    source: &FrameSource,
+    scan: &Scan,
+    decision: Decision,
+    recommendations: Vec<Recommendation>,
+    recommended_from: String,
+    warnings: Vec<String>,
+) -> Result<InferResult> {
+    Ok(InferResult {
         schema: RESULT_SCHEMA.into(),
         clip: ClipInfo {
             path: o.clip.display().to_string(),
@@ -403,77 +644,61 @@ pub fn run(o: &InferOptions) -> Result<InferOutcome> {
             width: source.width,
             height: source.height,
             fps: source.fps,
-            frames_sampled: sampled,
-            frames_with_face,
-            duration_s: records
+            frames_sampled: scan.sampled,
+            frames_with_face: decision.frames_with_face,
+            duration_s: scan
+                .records
                 .last()
                 .map_or(0.0, |r| r.time_s)
-                .max(annotator.last_time(source.fps)),
+                .max(scan.annotator.last_time(source.fps)),
         },
-        verdict,
-        overall,
-        tracks,
+        verdict: decision.verdict,
+        overall: decision.overall,
+        faces: decision.faces,
         recommendations,
         recommended_from,
-        settings: Settings {
-            every: o.every,
-            max_frames: o.max_frames,
-            largest_face: o.largest_face,
-            key_every: o.key_every,
-            cascade: o.detector.cascade.display().to_string(),
-            scale_factor: o.detector.scale_factor,
-            min_neighbors: o.detector.min_neighbors,
-            min_face: o.detector.min_face,
-            detect_width: o.detector.detect_width,
-            false_face_rule: format!(
-                "a face track counts when seen in at least {} sampled frames (every frame of a shorter clip) and its median box side is at least {:.0} % of the largest such track's",
-                o.tracker.min_frames,
-                100.0 * o.tracker.min_relative_size
-            ),
-            smoothing: match o.ema_alpha {
-                Some(a) => format!("exponential moving average per face track, weight {a} on the newest frame"),
-                None => "none (raw per-frame probabilities)".into(),
-            },
-            uncertain_margin: o.uncertain_margin,
-            top: o.top,
-            seed: o.seed,
-        },
-        provenance: provenance(o, &card, &songs)?,
+        warnings,
+        settings: settings(o),
+        provenance: provenance(o, &l.card, &l.songs)?,
         timing: Timing {
-            pipeline_s,
-            decode_s,
-            detect_s,
-            classify_s,
-            load_s,
-            frames_per_s: sampled as f64 / pipeline_s.max(1e-9),
+            pipeline_s: scan.pipeline_s,
+            decode_s: scan.laps.decode_s,
+            detect_s: scan.laps.detect_s,
+            classify_s: scan.laps.classify_s,
+            load_s: l.load_s,
+            frames_per_s: scan.sampled as f64 / scan.pipeline_s.max(1e-9),
             report_s: 0.0,
         },
-    };
-    let report_dir = if o.write_report {
-        let t = Instant::now();
-        let stem = o
-            .clip
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "clip".into());
-        let safe: String = stem
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-            .collect();
-        let dir = o
-            .reports_dir
-            .join("infer")
-            .join(artifacts::new_run_id(&safe));
-        report::write(&dir, &mut result, &records, &annotator, t)
-            .with_context(|| format!("writing the report in {}", dir.display()))?;
-        Some(dir)
-    } else {
-        None
-    };
-    Ok(InferOutcome { result, report_dir })
+    })
 }
 
-fn summarise_tracks(records: &[FaceRecord], count: usize, kept: &[usize]) -> Vec<TrackSummary> {
+fn settings(o: &InferOptions) -> Settings {
+    Settings {
+        every: o.every,
+        max_frames: o.max_frames,
+        largest_face: o.largest_face,
+        key_every: o.key_every,
+        cascade: o.detector.cascade.display().to_string(),
+        scale_factor: o.detector.scale_factor,
+        min_neighbors: o.detector.min_neighbors,
+        min_face: o.detector.min_face,
+        detect_width: o.detector.detect_width,
+        false_face_rule: format!(
+            "a face track counts when seen in at least {} sampled frames (every frame of a shorter clip) and its median box side is at least {:.0} % of the largest such track's",
+            o.tracker.min_frames,
+            100.0 * o.tracker.min_relative_size
+        ),
+        smoothing: match o.ema_alpha {
+            Some(a) => format!("exponential moving average per face track, weight {a} on the newest frame"),
+            None => "none (raw per-frame probabilities)".into(),
+        },
+        uncertain_margin: o.uncertain_margin,
+        top: o.top,
+        seed: o.seed,
+    }
+}
+
+fn summarise_faces(records: &[FaceRecord], count: usize, kept: &[usize]) -> Vec<FaceSummary> {
     (0..count)
         .filter_map(|t| {
             let rs: Vec<&FaceRecord> = records.iter().filter(|r| r.track == t).collect();
@@ -483,7 +708,7 @@ fn summarise_tracks(records: &[FaceRecord], count: usize, kept: &[usize]) -> Vec
             sides.sort_unstable();
             let stats = EmotionStats::from_probabilities(rs.iter().map(|r| &r.probabilities));
             let top_mood = Some(stats.top_two().0 .0);
-            Some(TrackSummary {
+            Some(FaceSummary {
                 id: t,
                 kept: kept.contains(&t),
                 frames: rs.len(),

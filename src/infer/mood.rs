@@ -22,7 +22,9 @@ pub struct EmotionStats {
 }
 
 impl EmotionStats {
-    pub fn from_probabilities<'a>(probs: impl IntoIterator<Item = &'a [f32; Emotion::COUNT]>) -> Self {
+    pub fn from_probabilities<'a>(
+        probs: impl IntoIterator<Item = &'a [f32; Emotion::COUNT]>,
+    ) -> Self {
         let mut share = vec![0.0; Emotion::COUNT];
         let mut mean = vec![0.0; Emotion::COUNT];
         let mut n = 0usize;
@@ -40,7 +42,10 @@ impl EmotionStats {
         }
         let mut mood_probability = vec![0.0; Mood::ALL.len()];
         for e in Emotion::ALL {
-            let m = Mood::ALL.iter().position(|&m| m == e.mood()).expect("every emotion has a mood");
+            let m = Mood::ALL
+                .iter()
+                .position(|&m| m == e.mood())
+                .expect("every emotion has a mood");
             mood_probability[m] += mean[e.index()];
         }
         EmotionStats {
@@ -54,7 +59,11 @@ impl EmotionStats {
     /// The most probable mood and the runner-up, with their probabilities.
     pub fn top_two(&self) -> ((Mood, f64), (Mood, f64)) {
         let mut order: Vec<usize> = (0..Mood::ALL.len()).collect();
-        order.sort_by(|&a, &b| self.mood_probability[b].total_cmp(&self.mood_probability[a]).then(a.cmp(&b)));
+        order.sort_by(|&a, &b| {
+            self.mood_probability[b]
+                .total_cmp(&self.mood_probability[a])
+                .then(a.cmp(&b))
+        });
         (
             (Mood::ALL[order[0]], self.mood_probability[order[0]]),
             (Mood::ALL[order[1]], self.mood_probability[order[1]]),
@@ -95,7 +104,11 @@ pub fn verdict(stats: &EmotionStats, uncertain_margin: f64) -> Verdict {
     let ((top, p), (second, q)) = stats.top_two();
     let uncertain = p - q < uncertain_margin;
     Verdict {
-        outcome: if uncertain { Outcome::Uncertain } else { Outcome::Mood },
+        outcome: if uncertain {
+            Outcome::Uncertain
+        } else {
+            Outcome::Mood
+        },
         mood: Some(top),
         confidence: p,
         runner_up: Some(second),
@@ -143,7 +156,11 @@ mod tests {
         assert!((s.mood_probability[happy] - 0.4).abs() < 1e-6);
         let v = verdict(&s, 0.1);
         assert_eq!((v.outcome, v.mood), (Outcome::Mood, Some(Mood::Angry)));
-        assert!(v.sentence.starts_with("You seem angry — 0.60"), "{}", v.sentence);
+        assert!(
+            v.sentence.starts_with("You seem angry — 0.60"),
+            "{}",
+            v.sentence
+        );
     }
 
     #[test]
@@ -151,14 +168,20 @@ mod tests {
         let s = EmotionStats::from_probabilities([p([0.0, 0.0, 0.0, 0.46, 0.0, 0.0, 0.54])].iter());
         let v = verdict(&s, 0.1);
         assert_eq!(v.outcome, Outcome::Uncertain);
-        assert_eq!((v.mood, v.runner_up), (Some(Mood::Neutral), Some(Mood::Happy)));
+        assert_eq!(
+            (v.mood, v.runner_up),
+            (Some(Mood::Neutral), Some(Mood::Happy))
+        );
         let none = verdict(&EmotionStats::from_probabilities(std::iter::empty()), 0.1);
         assert_eq!((none.outcome, none.mood), (Outcome::NoFace, None));
     }
 
     #[test]
     fn ema_smooths_towards_the_past() {
-        let mut v = vec![p([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]), p([0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])];
+        let mut v = vec![
+            p([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+            p([0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+        ];
         ema(&mut v, 0.25);
         assert_eq!(v[1][0], 0.75);
         assert_eq!(v[1][1], 0.25);

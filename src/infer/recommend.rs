@@ -22,16 +22,17 @@ pub struct Recommendation {
 
 fn ranked(tracks: &[PlaylistTrack]) -> Vec<&PlaylistTrack> {
     let mut v: Vec<&PlaylistTrack> = tracks.iter().collect();
-    v.sort_by(|a, b| {
-        a.distance
-            .total_cmp(&b.distance)
-            .then(b.track.popularity.unwrap_or(0.0).total_cmp(&a.track.popularity.unwrap_or(0.0)))
-    });
+    v.sort_by(|a, b| PlaylistTrack::nearest_first(a.rank_key(), b.rank_key()));
     v
 }
 
 /// From the song model's own playlist for `mood`.
-pub fn recommend(model: &SongClusters, mood: Mood, n: usize, seed: Option<u64>) -> Vec<Recommendation> {
+pub fn recommend(
+    model: &SongClusters,
+    mood: Mood,
+    n: usize,
+    seed: Option<u64>,
+) -> Vec<Recommendation> {
     match model.playlist(mood) {
         Some(playlist) => pick(&playlist.tracks, n, seed),
         None => vec![],

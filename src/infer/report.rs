@@ -38,7 +38,12 @@ impl FrameKeeper {
         }
     }
 
-    pub fn offer(&mut self, sampled: usize, frame_index: usize, bgr: &Mat) -> Result<(), opencv::Error> {
+    pub fn offer(
+        &mut self,
+        sampled: usize,
+        frame_index: usize,
+        bgr: &Mat,
+    ) -> Result<(), opencv::Error> {
         if sampled % self.stride != 0 {
             return Ok(());
         }
@@ -65,7 +70,9 @@ impl FrameKeeper {
     }
 
     pub fn last_time(&self, fps: f64) -> f64 {
-        self.frames.last().map_or(0.0, |f| f.1 as f64 / fps.max(1e-9))
+        self.frames
+            .last()
+            .map_or(0.0, |f| f.1 as f64 / fps.max(1e-9))
     }
 }
 
@@ -120,6 +127,9 @@ fn build(
         result.clip.frames_with_face,
         result.clip.duration_s
     ));
+    for w in &result.warnings {
+        page.paragraph(&format!("Warning: {w}"));
+    }
     if has_faces {
         page.heading(2, "Emotions over time");
         page.paragraph(&format!(
@@ -140,25 +150,44 @@ fn build(
             })
             .collect();
         rows.sort_by(|a, b| b[3].cmp(&a[3]));
-        page.table(&["emotion", "mood", "share of face-frames", "mean probability"], &rows);
+        page.table(
+            &[
+                "emotion",
+                "mood",
+                "share of face-frames",
+                "mean probability",
+            ],
+            &rows,
+        );
     } else {
-        page.paragraph("No face was found in any sampled frame, so there is no emotion timeline and no mood.");
+        page.paragraph(
+            "No face was found in any sampled frame, so there is no emotion timeline and no mood.",
+        );
     }
     page.heading(2, "Frames");
-    page.image("annotated.gif", "sampled frames with the faces found and their top emotion");
-    page.muted("Boxes: green for faces that count, grey for detections the false-face rule dropped.");
+    page.image(
+        "annotated.gif",
+        "sampled frames with the faces found and their top emotion",
+    );
+    page.muted(
+        "Boxes: green for faces that count, grey for detections the false-face rule dropped.",
+    );
 
     page.heading(2, "Faces");
-    if result.tracks.is_empty() {
+    if result.faces.is_empty() {
         page.paragraph("No detections.");
     } else {
         let rows: Vec<Vec<String>> = result
-            .tracks
+            .faces
             .iter()
             .map(|t| {
                 vec![
                     t.id.to_string(),
-                    if t.kept { "yes".into() } else { "no (false-face rule)".into() },
+                    if t.kept {
+                        "yes".into()
+                    } else {
+                        "no (false-face rule)".into()
+                    },
                     t.frames.to_string(),
                     format!("{:.2}–{:.2} s", t.first_s, t.last_s),
                     t.median_side.to_string(),
@@ -173,10 +202,21 @@ fn build(
             })
             .collect();
         page.table(
-            &["face", "counts", "frames", "seen", "median side (px)", "top mood", "mood probabilities"],
+            &[
+                "face",
+                "counts",
+                "frames",
+                "seen",
+                "median side (px)",
+                "top mood",
+                "mood probabilities",
+            ],
             &rows,
         );
-        page.muted(&format!("False-face rule: {}.", result.settings.false_face_rule));
+        page.muted(&format!(
+            "False-face rule: {}.",
+            result.settings.false_face_rule
+        ));
     }
 
     page.heading(2, "Songs");
@@ -185,7 +225,11 @@ fn build(
     } else {
         page.paragraph(&format!(
             "For {}: nearest the mood's centroid first (ties: more popular first){}. From {}.",
-            result.verdict.mood.map(|m| m.to_string()).unwrap_or_default(),
+            result
+                .verdict
+                .mood
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
             result
                 .settings
                 .seed
@@ -197,14 +241,18 @@ fn build(
             "<table><tr><th>#</th><th>track</th><th>artists</th><th>popularity</th><th>distance</th></tr>\n",
         );
         for r in &result.recommendations {
-            let name = if r.name.is_empty() { "(no name)" } else { &r.name };
+            let name = if r.name.is_empty() {
+                "(no name)"
+            } else {
+                &r.name
+            };
             let cell = match &r.url {
                 Some(url) => format!("<a href=\"{}\">{}</a>", escape(url), escape(name)),
                 None => escape(name),
             };
-            let _ = write!(
+            let _ = writeln!(
                 html,
-                "<tr><td>{}</td><td>{cell}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>\n",
+                "<tr><td>{}</td><td>{cell}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>",
                 r.rank,
                 escape(&r.artists),
                 r.popularity.map(|p| format!("{p:.0}")).unwrap_or_default(),
@@ -231,8 +279,12 @@ fn build(
         ],
     );
     page.code_block(&p.command);
-    page.paragraph("Files: frames.csv (every face in every sampled frame), result.json (this page as data).");
-    page.raw("<p><a href=\"frames.csv\">frames.csv</a> · <a href=\"result.json\">result.json</a></p>\n");
+    page.paragraph(
+        "Files: frames.csv (every face in every sampled frame), result.json (this page as data).",
+    );
+    page.raw(
+        "<p><a href=\"frames.csv\">frames.csv</a> · <a href=\"result.json\">result.json</a></p>\n",
+    );
 
     artifacts::write_atomic(&dir.join("index.html"), page.finish().as_bytes())?;
     result.timing.report_s = started.elapsed().as_secs_f64();
@@ -288,7 +340,13 @@ fn timeline(path: &Path, records: &[FaceRecord]) -> Result<()> {
         })
         .collect();
     plots::render_png(path, 1000, 480, |root| {
-        plots::line_chart(root, "Emotion probabilities over time", "time (s)", "probability", &series)
+        plots::line_chart(
+            root,
+            "Emotion probabilities over time",
+            "time (s)",
+            "probability",
+            &series,
+        )
     })?;
     Ok(())
 }
@@ -321,7 +379,12 @@ fn palette_index(r: u8, g: u8, b: u8) -> u8 {
     }
 }
 
-fn annotated_gif(path: &Path, records: &[FaceRecord], keeper: &FrameKeeper, fps: f64) -> Result<()> {
+fn annotated_gif(
+    path: &Path,
+    records: &[FaceRecord],
+    keeper: &FrameKeeper,
+    fps: f64,
+) -> Result<()> {
     let Some(first) = keeper.frames.first() else {
         return Ok(());
     };
@@ -370,17 +433,25 @@ fn annotated_gif(path: &Path, records: &[FaceRecord], keeper: &FrameKeeper, fps:
             let channels = img.channels() as usize;
             let mut indices = Vec::with_capacity((w * h) as usize);
             for px in data.chunks(channels) {
-                let (b, g, r) = if channels >= 3 { (px[0], px[1], px[2]) } else { (px[0], px[0], px[0]) };
+                let (b, g, r) = if channels >= 3 {
+                    (px[0], px[1], px[2])
+                } else {
+                    (px[0], px[0], px[0])
+                };
                 indices.push(palette_index(r, g, b));
             }
             // Delay until the next kept frame, in centiseconds.
             let next = keeper.frames.get(i + 1).map_or(*frame_index + 1, |f| f.1);
-            let delay = (((next - frame_index) as f64 / fps.max(1e-9)) * 100.0).round().clamp(2.0, 500.0) as u16;
-            let mut gif_frame = gif::Frame::default();
-            gif_frame.width = w as u16;
-            gif_frame.height = h as u16;
-            gif_frame.buffer = std::borrow::Cow::Owned(indices);
-            gif_frame.delay = delay;
+            let delay = (((next - frame_index) as f64 / fps.max(1e-9)) * 100.0)
+                .round()
+                .clamp(2.0, 500.0) as u16;
+            let gif_frame = gif::Frame {
+                width: w as u16,
+                height: h as u16,
+                buffer: std::borrow::Cow::Owned(indices),
+                delay,
+                ..Default::default()
+            };
             encoder.write_frame(&gif_frame)?;
         }
     }
@@ -396,10 +467,18 @@ mod tests {
     fn palette_maps_greys_and_colours_near_themselves() {
         let pal = palette();
         assert_eq!(pal.len(), 768);
-        for (r, g, b) in [(0, 0, 0), (255, 255, 255), (128, 128, 128), (255, 0, 0), (30, 200, 90)] {
+        for (r, g, b) in [
+            (0, 0, 0),
+            (255, 255, 255),
+            (128, 128, 128),
+            (255, 0, 0),
+            (30, 200, 90),
+        ] {
             let i = palette_index(r, g, b) as usize;
             let (pr, pg, pb) = (pal[3 * i], pal[3 * i + 1], pal[3 * i + 2]);
-            let err = (pr as i32 - r as i32).abs() + (pg as i32 - g as i32).abs() + (pb as i32 - b as i32).abs();
+            let err = (pr as i32 - r as i32).abs()
+                + (pg as i32 - g as i32).abs()
+                + (pb as i32 - b as i32).abs();
             assert!(err <= 80, "({r},{g},{b}) -> ({pr},{pg},{pb})");
         }
     }

@@ -41,30 +41,30 @@ impl Page {
     }
 
     pub fn heading(&mut self, level: u8, text: &str) -> &mut Self {
-        let _ = write!(self.body, "<h{level}>{}</h{level}>\n", escape(text));
+        let _ = writeln!(self.body, "<h{level}>{}</h{level}>", escape(text));
         self
     }
 
     pub fn paragraph(&mut self, text: &str) -> &mut Self {
-        let _ = write!(self.body, "<p>{}</p>\n", escape(text));
+        let _ = writeln!(self.body, "<p>{}</p>", escape(text));
         self
     }
 
     pub fn muted(&mut self, text: &str) -> &mut Self {
-        let _ = write!(self.body, "<p class=\"muted\">{}</p>\n", escape(text));
+        let _ = writeln!(self.body, "<p class=\"muted\">{}</p>", escape(text));
         self
     }
 
     pub fn code_block(&mut self, text: &str) -> &mut Self {
-        let _ = write!(self.body, "<pre><code>{}</code></pre>\n", escape(text));
+        let _ = writeln!(self.body, "<pre><code>{}</code></pre>", escape(text));
         self
     }
 
     /// An image by relative path, with alt text.
     pub fn image(&mut self, src: &str, alt: &str) -> &mut Self {
-        let _ = write!(
+        let _ = writeln!(
             self.body,
-            "<p><img src=\"{}\" alt=\"{}\"></p>\n",
+            "<p><img src=\"{}\" alt=\"{}\"></p>",
             escape(src),
             escape(alt)
         );

@@ -83,7 +83,37 @@ pub const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
-/// A line chart of several series sharing axes, drawn into `area`.
+/// A point plotters can draw: both coordinates finite. Non-finite numbers make plotters' tick
+/// computation loop forever, so every chart keeps only these (an undefined value is a gap).
+fn drawable(&(x, y): &(f64, f64)) -> bool {
+    x.is_finite() && y.is_finite()
+}
+
+/// The box around the drawable points (a unit box when there are none). Spans that overflow
+/// (values near f64::MAX) are refused, since no axis can be ticked across them.
+fn bounds<'a>(
+    points: impl Iterator<Item = &'a (f64, f64)>,
+) -> Result<(f64, f64, f64, f64), Box<dyn std::error::Error>> {
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in points.filter(|p| drawable(p)) {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        return Ok((0.0, 1.0, 0.0, 1.0));
+    }
+    if !((x1 - x0) * 2.0).is_finite() || !((y1 - y0) * 2.0).is_finite() {
+        return Err(
+            format!("values too large to chart (x {x0:e}..{x1:e}, y {y0:e}..{y1:e})").into(),
+        );
+    }
+    Ok((x0, x1, y0, y1))
+}
+
+/// A line chart of several series sharing axes, drawn into `area`. Points that are not finite
+/// (an undefined metric) are left out.
 pub fn line_chart<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
@@ -94,17 +124,7 @@ pub fn line_chart<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let all = series.iter().flat_map(|s| s.points.iter());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in all {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    if x0 > x1 {
-        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
-    }
+    let (x0, mut x1, y0, y1) = bounds(series.iter().flat_map(|s| s.points.iter()))?;
     if x1 - x0 < 1e-9 {
         x1 = x0 + 1.0;
     }
@@ -135,9 +155,10 @@ where
         .draw()?;
     for s in series {
         let colour = s.colour;
+        let points: Vec<(f64, f64)> = s.points.iter().copied().filter(drawable).collect();
         chart
             .draw_series(LineSeries::new(
-                s.points.iter().copied(),
+                points.iter().copied(),
                 colour.stroke_width(2),
             ))?
             .label(s.name)
@@ -145,8 +166,8 @@ where
                 PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
             });
         // Markers only while they stay readable.
-        if s.points.len() <= 60 {
-            chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+        if points.len() <= 60 {
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
         }
     }
     if series.iter().any(|s| !s.name.is_empty()) {
@@ -176,7 +197,16 @@ pub fn heatmap(
         let shade = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
         (RGBColor(shade, shade, 255), v > 0.55)
     };
-    grid(path, (720, 660), title, values, row_labels, col_labels, (x_desc, y_desc), &shade_of)
+    grid(
+        path,
+        (720, 660),
+        title,
+        values,
+        row_labels,
+        col_labels,
+        (x_desc, y_desc),
+        &shade_of,
+    )
 }
 
 /// A heatmap of z-scores: blue below the average, red above, white at 0; values printed.
@@ -190,6 +220,7 @@ pub fn zscore_heatmap(
     let top = values
         .iter()
         .flatten()
+        .filter(|v| v.is_finite())
         .fold(1e-9f64, |m, v| m.max(v.abs()));
     let shade_of = move |v: f64| {
         let t = (v / top).clamp(-1.0, 1.0);
@@ -203,7 +234,16 @@ pub fn zscore_heatmap(
     };
     let width = 140 + 90 * col_labels.len() as u32;
     let height = 160 + 60 * row_labels.len() as u32;
-    grid(path, (width, height), title, values, row_labels, col_labels, ("", ""), &shade_of)
+    grid(
+        path,
+        (width, height),
+        title,
+        values,
+        row_labels,
+        col_labels,
+        ("", ""),
+        &shade_of,
+    )
 }
 
 /// Coloured cells with their values printed; row 0 at the top, as in a printed table.
@@ -260,14 +300,24 @@ fn grid(
         for (r, row) in values.iter().enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 let y = rows - 1 - r;
-                let (fill, white_text) = shade_of(v);
+                // An undefined cell is grey and says so.
+                let (fill, white_text) = if v.is_finite() {
+                    shade_of(v)
+                } else {
+                    (RGBColor(200, 200, 200), false)
+                };
                 chart.draw_series(std::iter::once(Rectangle::new(
                     [(Exact(c), Exact(y)), (Exact(c + 1), Exact(y + 1))],
                     fill.filled(),
                 )))?;
                 let text_colour = if white_text { WHITE } else { BLACK };
+                let text = if v.is_finite() {
+                    format!("{v:.2}")
+                } else {
+                    "n/a".into()
+                };
                 chart.draw_series(std::iter::once(Text::new(
-                    format!("{v:.2}"),
+                    text,
                     (CenterOf(c), CenterOf(y)),
                     ("sans-serif", 16)
                         .into_font()
@@ -290,14 +340,8 @@ pub fn scatter(
     group_names: &[String],
 ) -> Result<(), PlotError> {
     render_png(path, 900, 700, |root| {
-        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-        for &(x, y) in points {
-            x0 = x0.min(x);
-            x1 = x1.max(x);
-            y0 = y0.min(y);
-            y1 = y1.max(y);
-        }
-        if points.is_empty() || x1 <= x0 || y1 <= y0 {
+        let (mut x0, mut x1, mut y0, mut y1) = bounds(points.iter())?;
+        if x1 <= x0 || y1 <= y0 {
             (x0, x1, y0, y1) = (-1.0, 1.0, -1.0, 1.0);
         }
         let mut chart = ChartBuilder::on(root)
@@ -319,7 +363,7 @@ pub fn scatter(
                     points
                         .iter()
                         .zip(groups)
-                        .filter(|(_, &pg)| pg == g)
+                        .filter(|(p, &pg)| pg == g && drawable(p))
                         .map(|(&p, _)| Circle::new(p, 2, colour.mix(0.5).filled())),
                 )?
                 .label(name.as_str())
@@ -346,7 +390,18 @@ pub fn bar_chart(
     colours: &[RGBColor],
 ) -> Result<(), PlotError> {
     let n = labels.len();
-    let top = values.iter().fold(0.0f64, |m, &v| m.max(v)).max(1e-9) * 1.15;
+    let top = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, |m, &v| m.max(v))
+        .max(1e-9)
+        * 1.15;
+    if !top.is_finite() {
+        return Err(PlotError::Draw {
+            path: path.display().to_string(),
+            message: "values too large to chart".into(),
+        });
+    }
     let width = (160 + 90 * n as u32).max(480);
     render_png(path, width, 420, |root| {
         use plotters::coord::ranged1d::SegmentValue::{CenterOf, Exact};
@@ -369,12 +424,27 @@ pub fn bar_chart(
             .label_style(("sans-serif", 14))
             .draw()?;
         for (i, &v) in values.iter().enumerate() {
+            if !v.is_finite() {
+                chart.draw_series(std::iter::once(Text::new(
+                    "n/a".to_string(),
+                    (CenterOf(i), top * 0.02),
+                    ("sans-serif", 14)
+                        .into_font()
+                        .color(&BLACK)
+                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                )))?;
+                continue;
+            }
             let colour = colours.get(i).copied().unwrap_or(BLUE_);
             chart.draw_series(std::iter::once(Rectangle::new(
                 [(Exact(i), 0.0), (Exact(i + 1), v)],
                 colour.filled(),
             )))?;
-            let text = if v >= 10.0 { format!("{v:.0}") } else { format!("{v:.2}") };
+            let text = if v >= 10.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            };
             chart.draw_series(std::iter::once(Text::new(
                 text,
                 (CenterOf(i), v + top * 0.02),
@@ -386,4 +456,92 @@ pub fn bar_chart(
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Before these guards, a NaN or infinite point made plotters loop forever; every case
+    /// here must return (drawn, or refused with an error).
+    #[test]
+    fn charts_of_non_finite_numbers_terminate() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: Vec<Vec<(f64, f64)>> = vec![
+            vec![(0.0, f64::NAN), (1.0, 0.5)],
+            vec![(0.0, f64::INFINITY), (1.0, 2.0), (2.0, 3.0)],
+            vec![(f64::NAN, f64::NAN)],
+            vec![(0.0, f64::NEG_INFINITY)],
+            vec![(0.0, -f64::MAX), (1.0, f64::MAX)],
+            vec![],
+        ];
+        for (i, points) in cases.into_iter().enumerate() {
+            let path = dir.path().join(format!("line-{i}.png"));
+            let _ = render_png(&path, 400, 300, |root| {
+                line_chart(
+                    root,
+                    "t",
+                    "x",
+                    "y",
+                    &[Series {
+                        name: "s",
+                        points: points.clone(),
+                        colour: BLUE_,
+                    }],
+                )
+            });
+            let groups = vec![0; points.len()];
+            let _ = scatter(
+                &dir.path().join(format!("scatter-{i}.png")),
+                "t",
+                ("x", "y"),
+                &points,
+                &groups,
+                &["g".into()],
+            );
+        }
+        let labels = vec!["a".to_string(), "b".to_string()];
+        bar_chart(
+            &dir.path().join("bar.png"),
+            "t",
+            "y",
+            &labels,
+            &[f64::NAN, 1.0],
+            &[],
+        )
+        .unwrap();
+        heatmap(
+            &dir.path().join("heat.png"),
+            "t",
+            &[vec![f64::NAN, 0.5], vec![0.2, f64::INFINITY]],
+            &labels,
+            &labels,
+            "x",
+            "y",
+        )
+        .unwrap();
+        zscore_heatmap(
+            &dir.path().join("z.png"),
+            "t",
+            &[vec![f64::NAN, 1.0]],
+            &labels[..1],
+            &labels,
+        )
+        .unwrap();
+        // A finite chart with a gap still draws.
+        render_png(&dir.path().join("gap.png"), 400, 300, |root| {
+            line_chart(
+                root,
+                "t",
+                "k",
+                "CH",
+                &[Series {
+                    name: "s",
+                    points: vec![(2.0, 1.0), (3.0, f64::INFINITY), (4.0, 2.0)],
+                    colour: BLUE_,
+                }],
+            )
+        })
+        .unwrap();
+    }
 }

@@ -145,7 +145,9 @@ pub fn import_liked(
     } else {
         Endpoint::NotTried
     };
-    for (label, n) in features_from_local_tables(&model, &options.songs, &options.catalogs, &mut songs)? {
+    for (label, n) in
+        features_from_local_tables(&model, &options.songs, &options.catalogs, &mut songs)?
+    {
         sources.push((label, n));
     }
 
@@ -221,7 +223,11 @@ fn features_from_endpoint(
     songs: &mut [LikedSong],
 ) -> (Endpoint, usize) {
     let mut answered = 0;
-    let index: HashMap<String, usize> = songs.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+    let index: HashMap<String, usize> = songs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.clone(), i))
+        .collect();
     let ids: Vec<String> = songs.iter().map(|s| s.id.clone()).collect();
     for chunk in ids.chunks(FEATURE_BATCH) {
         let track_ids: Vec<TrackId<'static>> = chunk
@@ -229,7 +235,9 @@ fn features_from_endpoint(
             .filter_map(|id| TrackId::from_id(id.clone()).ok())
             .collect();
         #[allow(deprecated)] // closed to new apps on 2024-11-27; still open to older ones
-        let result = session.call("GET audio-features", |c| c.tracks_features(track_ids.clone()));
+        let result = session.call("GET audio-features", |c| {
+            c.tracks_features(track_ids.clone())
+        });
         match result {
             Ok(Some(list)) => {
                 for f in list {
@@ -243,7 +251,10 @@ fn features_from_endpoint(
                 }
             }
             Ok(None) => {}
-            Err(SpotifyError::Status { status: status @ (403 | 404), .. }) => {
+            Err(SpotifyError::Status {
+                status: status @ (403 | 404),
+                ..
+            }) => {
                 return (Endpoint::Closed { status }, answered);
             }
             Err(e) => return (Endpoint::Failed(e.to_string()), answered),
@@ -307,7 +318,10 @@ fn features_from_local_tables(
         }
     }
     let label = format!("the song model ({})", model_path.display());
-    counts.push((label.clone(), fill(songs, &label, |id| from_model.get(id).map(|f| (*f).clone()))));
+    counts.push((
+        label.clone(),
+        fill(songs, &label, |id| from_model.get(id).map(|f| (*f).clone())),
+    ));
 
     let mut tables: Vec<(PathBuf, bool)> = Vec::new();
     let fitted_on = PathBuf::from(&model.dataset.path);
@@ -360,7 +374,11 @@ fn fill(songs: &mut [LikedSong], label: &str, lookup: impl Fn(&str) -> Option<Ve
     n
 }
 
-pub fn write_library(path: &Path, features: &[String], songs: &[LikedSong]) -> Result<(), ImportError> {
+pub fn write_library(
+    path: &Path,
+    features: &[String],
+    songs: &[LikedSong],
+) -> Result<(), ImportError> {
     let mut out = String::from("id,name,artists,added_at,popularity");
     for f in features {
         out.push(',');
@@ -416,7 +434,9 @@ pub fn read_placed(model: &SongClusters, library: &Path) -> Result<PlacedLibrary
         CatalogError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
             LibraryError::Missing(path)
         }
-        CatalogError::NoUsableRows { path, rows_read, .. } => LibraryError::NoFeatures { path, rows_read },
+        CatalogError::NoUsableRows {
+            path, rows_read, ..
+        } => LibraryError::NoFeatures { path, rows_read },
         other => LibraryError::Catalog(other),
     })?;
     Ok(PlacedLibrary {

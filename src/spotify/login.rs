@@ -46,7 +46,10 @@ pub fn login(
                 options.port
             ))
         })?;
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(options.port);
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(options.port);
     let oauth = OAuth {
         redirect_uri: settings.redirect_uri(port),
         scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
@@ -67,7 +70,9 @@ pub fn login(
     let code = match callback {
         Callback::Code(code) => code,
         Callback::Refused(why) => {
-            return Err(SpotifyError::Login(format!("Spotify did not authorise the app: {why}")))
+            return Err(SpotifyError::Login(format!(
+                "Spotify did not authorise the app: {why}"
+            )))
         }
     };
     client.request_token(&code).map_err(|e| {
@@ -153,7 +158,11 @@ fn handle_request(mut stream: TcpStream, state: &str) -> Option<Result<Callback,
     let target = line.split_whitespace().nth(1).unwrap_or("");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if path != CALLBACK_PATH {
-        respond(&mut stream, "404 Not Found", "Not the workbench login callback.");
+        respond(
+            &mut stream,
+            "404 Not Found",
+            "Not the workbench login callback.",
+        );
         return None;
     }
     let param = |name: &str| {
@@ -169,19 +178,37 @@ fn handle_request(mut stream: TcpStream, state: &str) -> Option<Result<Callback,
             ))
         }
         (None, _, _) => {
-            respond(&mut stream, "400 Bad Request", "The callback carries no state. Nothing was saved.");
-            Err(SpotifyError::Login("the callback carries no state: refused, nothing saved".into()))
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "The callback carries no state. Nothing was saved.",
+            );
+            Err(SpotifyError::Login(
+                "the callback carries no state: refused, nothing saved".into(),
+            ))
         }
         (Some(_), _, Some(error)) => {
-            respond(&mut stream, "200 OK", "Spotify did not authorise workbench. You can close this tab.");
+            respond(
+                &mut stream,
+                "200 OK",
+                "Spotify did not authorise workbench. You can close this tab.",
+            );
             Ok(Callback::Refused(error))
         }
         (Some(_), Some(code), None) => {
-            respond(&mut stream, "200 OK", "Logged in to workbench. You can close this tab.");
+            respond(
+                &mut stream,
+                "200 OK",
+                "Logged in to workbench. You can close this tab.",
+            );
             Ok(Callback::Code(code))
         }
         (Some(_), None, None) => {
-            respond(&mut stream, "400 Bad Request", "The callback carries no code.");
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "The callback carries no code.",
+            );
             Err(SpotifyError::Login("the callback carries no code".into()))
         }
     };
@@ -206,7 +233,10 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    fn serve_one(request: &'static str, state: &'static str) -> (Option<Result<Callback, SpotifyError>>, String) {
+    fn serve_one(
+        request: &'static str,
+        state: &'static str,
+    ) -> (Option<Result<Callback, SpotifyError>>, String) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let client = std::thread::spawn(move || {
@@ -246,7 +276,13 @@ mod tests {
 
     #[test]
     fn a_denied_authorisation_is_reported() {
-        let (r, _) = serve_one("GET /callback?error=access_denied&state=s1 HTTP/1.1\r\n\r\n", "s1");
-        assert_eq!(r.unwrap().unwrap(), Callback::Refused("access_denied".into()));
+        let (r, _) = serve_one(
+            "GET /callback?error=access_denied&state=s1 HTTP/1.1\r\n\r\n",
+            "s1",
+        );
+        assert_eq!(
+            r.unwrap().unwrap(),
+            Callback::Refused("access_denied".into())
+        );
     }
 }

@@ -34,7 +34,10 @@ pub const SECRET_BEARING_LOG_TARGETS: [&str; 3] = ["rspotify", "rspotify_http", 
 #[derive(Debug, thiserror::Error)]
 pub enum SpotifyError {
     #[error("no Spotify client id: set RSPOTIFY_CLIENT_ID or put `client_id = \"...\"` in {config} (create an app at https://developer.spotify.com/dashboard with the redirect URI {redirect_uri})")]
-    NoClientId { config: PathBuf, redirect_uri: String },
+    NoClientId {
+        config: PathBuf,
+        redirect_uri: String,
+    },
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
     #[error("not logged in to Spotify (no token at {0}): run `workbench spotify login`")]

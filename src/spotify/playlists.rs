@@ -63,7 +63,10 @@ pub struct SyncSummary {
 }
 
 /// Reads the library and groups its songs with features by mood (all six moods, maybe empty).
-pub fn plan(library: &Path, model: &SongClusters) -> Result<(Vec<MoodSongs>, CatalogSource), ImportError> {
+pub fn plan(
+    library: &Path,
+    model: &SongClusters,
+) -> Result<(Vec<MoodSongs>, CatalogSource), ImportError> {
     let placed = read_placed(model, library)?;
     let groups = Mood::ALL
         .iter()
@@ -74,7 +77,7 @@ pub fn plan(library: &Path, model: &SongClusters) -> Result<(Vec<MoodSongs>, Cat
                 .filter(|t| model.mood_of(t.cluster) == mood)
                 .cloned()
                 .collect();
-            tracks.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+            tracks.sort_by(|a, b| PlaylistTrack::nearest_first(a.rank_key(), b.rank_key()));
             MoodSongs {
                 mood,
                 name: playlist_name(mood),
@@ -85,7 +88,10 @@ pub fn plan(library: &Path, model: &SongClusters) -> Result<(Vec<MoodSongs>, Cat
     Ok((groups, placed.source))
 }
 
-pub fn sync(settings: &SpotifySettings, options: &PlaylistOptions) -> Result<SyncSummary, ImportError> {
+pub fn sync(
+    settings: &SpotifySettings,
+    options: &PlaylistOptions,
+) -> Result<SyncSummary, ImportError> {
     let model = SongClusters::read(&options.songs)?;
     let (groups, library) = plan(&options.library, &model)?;
     let placed = groups.iter().map(|g| g.tracks.len()).sum();
@@ -122,7 +128,11 @@ pub fn sync(settings: &SpotifySettings, options: &PlaylistOptions) -> Result<Syn
         let (id, url, action) = match (existing, options.dry_run) {
             (Some(p), true) => (None, Some(playlist_url(p.id.id())), Action::WouldUpdate),
             (None, true) => (None, None, Action::WouldCreate),
-            (Some(p), false) => (Some(p.id.clone_static()), Some(playlist_url(p.id.id())), Action::Updated),
+            (Some(p), false) => (
+                Some(p.id.clone_static()),
+                Some(playlist_url(p.id.id())),
+                Action::Updated,
+            ),
             (None, false) => {
                 let created = session.call("POST me/playlists", |c| {
                     c.user_playlist_create(
@@ -169,7 +179,10 @@ fn playlist_url(id: &str) -> String {
 }
 
 /// The user's own playlists (followed ones are someone else's and are never touched).
-fn own_playlists(session: &Session, user_id: &str) -> Result<Vec<SimplifiedPlaylist>, SpotifyError> {
+fn own_playlists(
+    session: &Session,
+    user_id: &str,
+) -> Result<Vec<SimplifiedPlaylist>, SpotifyError> {
     let mut all = Vec::new();
     let mut offset = 0u32;
     loop {
@@ -177,7 +190,11 @@ fn own_playlists(session: &Session, user_id: &str) -> Result<Vec<SimplifiedPlayl
             c.current_user_playlists_manual(Some(50), Some(offset))
         })?;
         let n = page.items.len();
-        all.extend(page.items.into_iter().filter(|p| p.owner.id.id() == user_id));
+        all.extend(
+            page.items
+                .into_iter()
+                .filter(|p| p.owner.id.id() == user_id),
+        );
         offset += 50;
         if page.next.is_none() || offset >= page.total || n == 0 {
             return Ok(all);
@@ -186,7 +203,11 @@ fn own_playlists(session: &Session, user_id: &str) -> Result<Vec<SimplifiedPlayl
 }
 
 /// Makes the playlist hold exactly `tracks`, in order: replace with the first 100, append the rest.
-fn replace_items(session: &Session, playlist: &PlaylistId<'static>, tracks: &[PlaylistTrack]) -> Result<(), SpotifyError> {
+fn replace_items(
+    session: &Session,
+    playlist: &PlaylistId<'static>,
+    tracks: &[PlaylistTrack],
+) -> Result<(), SpotifyError> {
     let ids: Vec<TrackId<'static>> = tracks
         .iter()
         .filter_map(|t| t.track.id.as_deref())
@@ -200,11 +221,18 @@ fn replace_items(session: &Session, playlist: &PlaylistId<'static>, tracks: &[Pl
         .map(|id| PlayableId::Track(id.clone()))
         .collect();
     let what = format!("PUT playlists/{}/items", playlist.id());
-    session.call(&what, |c| c.playlist_replace_items(playlist.as_ref(), first.clone()))?;
+    session.call(&what, |c| {
+        c.playlist_replace_items(playlist.as_ref(), first.clone())
+    })?;
     for chunk in chunks {
-        let items: Vec<PlayableId> = chunk.iter().map(|id| PlayableId::Track(id.clone())).collect();
+        let items: Vec<PlayableId> = chunk
+            .iter()
+            .map(|id| PlayableId::Track(id.clone()))
+            .collect();
         let what = format!("POST playlists/{}/items", playlist.id());
-        session.call(&what, |c| c.playlist_add_items(playlist.as_ref(), items.clone(), None))?;
+        session.call(&what, |c| {
+            c.playlist_add_items(playlist.as_ref(), items.clone(), None)
+        })?;
     }
     Ok(())
 }

@@ -194,7 +194,10 @@ fn classify(what: &str, err: ClientError) -> Failure {
                     _ => Failure::Other(SpotifyError::Status {
                         what: what.into(),
                         status,
-                        message: response.into_string().ok().and_then(|body| api_message(&body)),
+                        message: response
+                            .into_string()
+                            .ok()
+                            .and_then(|body| api_message(&body)),
                     }),
                 }
             }
@@ -209,7 +212,12 @@ fn classify(what: &str, err: ClientError) -> Failure {
         },
         ClientError::ParseJson(e) => Failure::Other(SpotifyError::Protocol {
             what: what.into(),
-            message: format!("JSON {:?} error at line {}, column {}", e.classify(), e.line(), e.column()),
+            message: format!(
+                "JSON {:?} error at line {}, column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
         }),
         other => Failure::Other(SpotifyError::Protocol {
             what: what.into(),
@@ -244,8 +252,10 @@ mod tests {
             Some("Forbidden")
         );
         assert_eq!(
-            api_message(r#"{"error": "invalid_grant", "error_description": "Refresh token revoked"}"#)
-                .as_deref(),
+            api_message(
+                r#"{"error": "invalid_grant", "error_description": "Refresh token revoked"}"#
+            )
+            .as_deref(),
             Some("invalid_grant: Refresh token revoked")
         );
         assert_eq!(api_message("<html>"), None);

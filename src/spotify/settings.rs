@@ -72,10 +72,12 @@ impl SpotifySettings {
     }
 
     pub fn require_client_id(&self) -> Result<&str, SpotifyError> {
-        self.client_id.as_deref().ok_or_else(|| SpotifyError::NoClientId {
-            config: self.config_path.clone(),
-            redirect_uri: self.redirect_uri(self.redirect_port),
-        })
+        self.client_id
+            .as_deref()
+            .ok_or_else(|| SpotifyError::NoClientId {
+                config: self.config_path.clone(),
+                redirect_uri: self.redirect_uri(self.redirect_port),
+            })
     }
 
     pub fn rspotify_config(&self) -> rspotify::Config {

@@ -51,7 +51,12 @@ impl TokenStore {
         serde_json::from_str(&text).map_err(|e| SpotifyError::BadTokenFile {
             path: self.path.clone(),
             // Not serde's message: it can quote the offending value, i.e. a token.
-            message: format!("not a token file (JSON {:?} error at line {}, column {})", e.classify(), e.line(), e.column()),
+            message: format!(
+                "not a token file (JSON {:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
         })
     }
 
@@ -87,7 +92,11 @@ impl TokenStore {
             path: self.path.clone(),
             source,
         };
-        let mode = std::fs::metadata(&self.path).map_err(io)?.permissions().mode() & 0o777;
+        let mode = std::fs::metadata(&self.path)
+            .map_err(io)?
+            .permissions()
+            .mode()
+            & 0o777;
         if mode != 0o600 {
             tracing::warn!(
                 "{}: mode {mode:o} lets others read your Spotify token; set to 600",
@@ -135,7 +144,11 @@ mod tests {
         store.save(&token("access-secret")).unwrap();
         let mode = std::fs::metadata(&store.path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let dir_mode = std::fs::metadata(store.path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+        let dir_mode = std::fs::metadata(store.path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(dir_mode, 0o700);
         assert_eq!(store.load().unwrap().token.access_token, "access-secret");
         assert!(!format!("{:?}", store.load().unwrap()).contains("secret"));
@@ -152,7 +165,11 @@ mod tests {
     fn a_corrupt_file_says_log_in_again_without_echoing_it() {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::new(dir.path().join("t.json"));
-        std::fs::write(&store.path, "{\"client_id\": \"c\", \"token\": \"access-secret\"}").unwrap();
+        std::fs::write(
+            &store.path,
+            "{\"client_id\": \"c\", \"token\": \"access-secret\"}",
+        )
+        .unwrap();
         let err = store.load().unwrap_err().to_string();
         assert!(err.contains("login"), "{err}");
         assert!(!err.contains("access-secret"), "{err}");

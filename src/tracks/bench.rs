@@ -102,7 +102,7 @@ pub fn bench(options: &BenchOptions) -> Result<BenchResult> {
     let after_read = Instant::now();
     let scaled = Scaler::fit(Scaling::Standard, x.view()).transform(x.view());
     let t = Instant::now();
-    let (sweep, _) = sweep::sweep(
+    let sweep = sweep::sweep(
         scaled.view(),
         &SweepParams {
             k_min: options.k_min,

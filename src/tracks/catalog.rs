@@ -246,6 +246,69 @@ pub fn parse_artist_list(text: &str) -> String {
     }
 }
 
+/// The header's column names (quotes removed), as the CSV reader names them.
+fn header_names(bytes: &[u8], separator: u8) -> Vec<String> {
+    let header = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    String::from_utf8_lossy(header)
+        .trim_end_matches('\r')
+        .split(separator as char)
+        .map(|c| c.trim_matches('"').to_string())
+        .collect()
+}
+
+/// `;` when the header line has more semicolons than commas (spreadsheets in many locales
+/// export so), else `,`.
+fn sniff_separator(bytes: &[u8]) -> u8 {
+    let header = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let count = |c: u8| header.iter().filter(|&&b| b == c).count();
+    if count(b';') > count(b',') {
+        b';'
+    } else {
+        b','
+    }
+}
+
+/// The first line whose field count differs from the header's: (1-based line, its fields, the
+/// header's). Quotes are honoured (separators and newlines inside them do not count); blank
+/// lines are skipped, as the reader skips them.
+fn first_ragged_line(bytes: &[u8], separator: u8) -> Option<(usize, usize, usize)> {
+    let (mut line, mut record_line, mut fields, mut quoted, mut blank) =
+        (1usize, 1usize, 1usize, false, true);
+    let mut expected = None;
+    for &b in bytes {
+        match b {
+            b'"' => {
+                quoted = !quoted;
+                blank = false;
+            }
+            b'\n' if !quoted => {
+                if !blank {
+                    match expected {
+                        None => expected = Some(fields),
+                        Some(n) if n != fields => return Some((record_line, fields, n)),
+                        _ => {}
+                    }
+                }
+                line += 1;
+                record_line = line;
+                fields = 1;
+                blank = true;
+            }
+            b'\n' => line += 1,
+            b'\r' => {}
+            _ if b == separator && !quoted => {
+                fields += 1;
+                blank = false;
+            }
+            _ => blank = false,
+        }
+    }
+    match expected {
+        Some(n) if !blank && n != fields => Some((record_line, fields, n)),
+        _ => None,
+    }
+}
+
 fn is_missing(value: Option<&str>) -> bool {
     match value {
         None => true,
@@ -288,19 +351,40 @@ pub fn read_catalog(path: &Path, features: &[String]) -> Result<Catalog, Catalog
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(csv_err("the file is empty".into()));
     }
-    // Every column as text (infer length 0): numbers are parsed below, so a bad value is
-    // reported with its line instead of silently turning a column into text.
+    let separator = sniff_separator(&bytes);
+    if let Some((line, found, expected)) = first_ragged_line(&bytes, separator) {
+        return Err(csv_err(format!(
+            "line {line} has {found} fields but the header has {expected} (a stray separator or quote?)"
+        )));
+    }
+    // Only the columns used are read (wide tables hold long text columns nobody needs), every
+    // one as text (infer length 0): numbers are parsed below, so a bad value is reported with
+    // its line instead of silently turning a column into text.
+    let columns = header_names(&bytes, separator);
+    let used: Vec<PlSmallStr> = columns
+        .iter()
+        .filter(|c| {
+            features.contains(c)
+                || [
+                    &ID_COLUMNS[..],
+                    &NAME_COLUMNS,
+                    &ARTIST_COLUMNS,
+                    &POPULARITY_COLUMNS,
+                ]
+                .iter()
+                .any(|set| set.contains(&c.as_str()))
+        })
+        .map(|c| PlSmallStr::from(c.as_str()))
+        .collect();
+    let projection = (!used.is_empty()).then(|| Arc::from(used));
     let df = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
+        .with_columns(projection)
+        .with_parse_options(CsvParseOptions::default().with_separator(separator))
         .into_reader_with_file_handle(std::io::Cursor::new(bytes))
         .finish()
         .map_err(|e| csv_err(e.to_string()))?;
-    let columns: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
     let missing: Vec<String> = features
         .iter()
         .filter(|f| !columns.contains(f))
@@ -333,9 +417,9 @@ pub fn read_catalog(path: &Path, features: &[String]) -> Result<Catalog, Catalog
                 continue;
             }
             let text = v.unwrap_or_default().trim();
+            // Infinite values are kept here and dropped below, saying so.
             match text.parse::<f64>() {
-                Ok(x) if x.is_finite() => parsed.push(Some(x)),
-                Ok(_) => parsed.push(None),
+                Ok(x) => parsed.push(Some(x)),
                 Err(_) => {
                     return Err(CatalogError::NonNumeric {
                         path: path.into(),
@@ -361,6 +445,11 @@ pub fn read_catalog(path: &Path, features: &[String]) -> Result<Catalog, Catalog
 
     let mut nan = DropCount {
         reason: "missing or NaN feature".into(),
+        rows: 0,
+        examples: vec![],
+    };
+    let mut infinite = DropCount {
+        reason: "infinite feature".into(),
         rows: 0,
         examples: vec![],
     };
@@ -391,10 +480,20 @@ pub fn read_catalog(path: &Path, features: &[String]) -> Result<Catalog, Catalog
                     note(&mut nan, format!("line {line}: {f} missing"));
                     continue 'rows;
                 }
+                Some(x) if !x.is_finite() => {
+                    note(
+                        &mut infinite,
+                        format!("line {line}: {f} = {x} (not a finite number)"),
+                    );
+                    continue 'rows;
+                }
                 Some(x) => {
                     if let Some((lo, hi)) = valid_range(f) {
                         if !(lo..=hi).contains(&x) {
-                            note(&mut range, format!("line {line}: {f} = {x} (not {lo}..{hi})"));
+                            note(
+                                &mut range,
+                                format!("line {line}: {f} = {x} (not {lo}..{hi})"),
+                            );
                             continue 'rows;
                         }
                     }
@@ -420,7 +519,7 @@ pub fn read_catalog(path: &Path, features: &[String]) -> Result<Catalog, Catalog
         kept_rows.push(i);
     }
 
-    let dropped: Vec<DropCount> = [nan, range, duplicate]
+    let dropped: Vec<DropCount> = [nan, infinite, range, duplicate]
         .into_iter()
         .filter(|d| d.rows > 0)
         .collect();
@@ -430,7 +529,12 @@ pub fn read_catalog(path: &Path, features: &[String]) -> Result<Catalog, Catalog
         } else {
             dropped
                 .iter()
-                .map(|d| format!("{} dropped for {} (e.g. {})", d.rows, d.reason, d.examples[0]))
+                .map(|d| {
+                    format!(
+                        "{} dropped for {} (e.g. {})",
+                        d.rows, d.reason, d.examples[0]
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         };
@@ -466,6 +570,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ragged_lines_are_found_and_quotes_respected() {
+        let ok = b"a,b,c\n1,\"x,y\",3\n\n4,5,6\n";
+        assert_eq!(first_ragged_line(ok, b','), None);
+        let ragged = b"a,b,c\n1,2,3\n4,5\n7,8,9\n";
+        assert_eq!(first_ragged_line(ragged, b','), Some((3, 2, 3)));
+        let quoted_newline = b"a,b\n\"multi\nline\",2\n3,4,5\n";
+        assert_eq!(first_ragged_line(quoted_newline, b','), Some((4, 3, 2)));
+        assert_eq!(sniff_separator(b"a;b;c\n1;2;3"), b';');
+        assert_eq!(sniff_separator(b"a,b;c\n"), b',');
+    }
+
+    #[test]
     fn kaggle_artist_lists_become_plain_names() {
         assert_eq!(
             parse_artist_list("['Sergei Rachmaninoff', 'James Levine']"),
@@ -488,7 +604,9 @@ mod tests {
             Schema::GenresV2
         );
         assert_eq!(
-            Schema::detect(&cols("track_id,track_name,track_artist,track_popularity,danceability")),
+            Schema::detect(&cols(
+                "track_id,track_name,track_artist,track_popularity,danceability"
+            )),
             Schema::TidyTuesday
         );
         assert_eq!(Schema::detect(&cols("energy,valence")), Schema::Generic);

@@ -2,13 +2,13 @@
 //! moods → `song-clusters.json` and a report with per-mood playlists.
 
 use super::catalog::{self, Catalog};
+use super::cluster_report;
 use super::kmeans::{KMeansFit, KMeansParams};
 use super::model::{Playlist, PlaylistTrack, SongClusters, SONG_CLUSTERS_SCHEMA};
 use super::moods::assign_moods;
 use super::pca::Pca;
 use super::scale::{Scaler, Scaling};
 use super::sweep::{self, Sweep, SweepParams};
-use super::cluster_report;
 use crate::artifacts;
 use crate::emotion::Mood;
 use crate::progress;
@@ -31,14 +31,49 @@ pub struct ClusterOptions {
     pub playlist_length: usize,
     /// Where `song-clusters.json` goes.
     pub out: PathBuf,
+    /// Replace an existing song model at `out` (kept under `replaced/` beside it).
+    pub force: bool,
     pub reports_dir: PathBuf,
     pub command: String,
+}
+
+impl ClusterOptions {
+    /// Refuses settings that cannot work, naming the option, before the data is read.
+    pub fn check(&self) -> Result<()> {
+        anyhow::ensure!(self.k >= 1, "--k 0: ask for at least one cluster");
+        anyhow::ensure!(self.seeds >= 1, "--seeds must be at least 1");
+        anyhow::ensure!(
+            self.playlist_length >= 1,
+            "--playlist-length must be at least 1"
+        );
+        anyhow::ensure!(
+            self.silhouette_sample >= 2,
+            "--silhouette-sample must be at least 2"
+        );
+        anyhow::ensure!(
+            !self.features.is_empty(),
+            "--features: name at least one feature"
+        );
+        if let Some((lo, hi)) = self.k_range {
+            anyhow::ensure!(
+                lo >= 1 && hi >= lo,
+                "--k-range {lo}..{hi}: write MIN..MAX with 1 <= MIN <= MAX"
+            );
+        }
+        // The input is named first: a missing table is the more useful thing to hear.
+        std::fs::metadata(&self.data)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.data.display()))?;
+        artifacts::check_replaceable(std::slice::from_ref(&self.out), self.force)?;
+        Ok(())
+    }
 }
 
 pub struct ClusterOutcome {
     pub model_path: PathBuf,
     pub report_dir: PathBuf,
     pub model: SongClusters,
+    /// (old path, where it was kept) when `--force` replaced a song model.
+    pub replaced: Vec<(PathBuf, PathBuf)>,
 }
 
 /// The catalogue files tried, in order, when no `--data` is given.
@@ -71,6 +106,7 @@ pub fn resolve_data(cli: Option<&Path>) -> Result<PathBuf> {
 /// Runs the whole command. Nothing is written until every computation has succeeded, and then
 /// each file is written atomically.
 pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
+    options.check()?;
     let started = std::time::Instant::now();
     let reading = progress::spinner(&format!("reading {}", options.data.display()));
     let catalog = catalog::read_catalog(&options.data, &options.features);
@@ -78,7 +114,12 @@ pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
     let catalog = catalog?;
     eprintln!("{}", catalog.source.summary());
     for d in &catalog.source.dropped {
-        eprintln!("  {} rows dropped: {} (e.g. {})", d.rows, d.reason, d.examples.join("; "));
+        eprintln!(
+            "  {} rows dropped: {} (e.g. {})",
+            d.rows,
+            d.reason,
+            d.examples.join("; ")
+        );
     }
 
     let x = catalog.features.view();
@@ -93,16 +134,24 @@ pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
     final_params
         .check(scaled.view())
         .with_context(|| format!("{}: cannot cluster", options.data.display()))?;
+    let distinct = super::kmeans::distinct_rows(scaled.view());
+    if options.k > distinct {
+        bail!(
+            "{}: --k {} is more than the {distinct} distinct songs (rows with different features): k-means cannot make more clusters than there are different points",
+            options.data.display(),
+            options.k
+        );
+    }
 
     let sweep = match options.k_range {
         Some((k_min, k_max)) => {
-            // A range reaching past the rows is cut to them, with a word.
-            let k_max_usable = k_max.min(catalog.features.nrows());
+            // A range reaching past the distinct rows is cut to them, with a word.
+            let k_max_usable = k_max.min(distinct);
+            if k_max_usable < k_min {
+                bail!("--k-range {k_min}..{k_max}: only {distinct} distinct songs; choose a range below that");
+            }
             if k_max_usable < k_max {
-                eprintln!(
-                    "k range cut to {k_min}..{k_max_usable}: only {} rows",
-                    catalog.features.nrows()
-                );
+                eprintln!("k range cut to {k_min}..{k_max_usable}: only {distinct} distinct songs");
             }
             let params = SweepParams {
                 k_min,
@@ -116,11 +165,16 @@ pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
             let bar = progress::bar(jobs as u64, "k sweep");
             let result = sweep::sweep(scaled.view(), &params, &|| bar.inc(1));
             bar.finish_and_clear();
-            let (sweep, _) = result.context("k sweep")?;
+            let sweep = result.context("k sweep")?;
             for s in &sweep.scores {
                 eprintln!(
-                    "  k={:<2} inertia {:>12.1}  silhouette {:.3}  CH {:>9.1}  DB {:.3}  stability {:.3}",
-                    s.k, s.inertia, s.silhouette, s.calinski_harabasz, s.davies_bouldin, s.stability
+                    "  k={:<2} inertia {:>12.1}  silhouette {}  CH {:>9}  DB {}  stability {}",
+                    s.k,
+                    s.inertia,
+                    shown(s.silhouette, 3),
+                    shown(s.calinski_harabasz, 1),
+                    shown(s.davies_bouldin, 3),
+                    shown(s.stability, 3)
                 );
             }
             eprintln!("{}", sweep.verdict.line(options.k));
@@ -129,7 +183,10 @@ pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
         None => None,
     };
 
-    let fitting = progress::spinner(&format!("fitting k={} ({} starts)", options.k, options.seeds));
+    let fitting = progress::spinner(&format!(
+        "fitting k={} ({} starts)",
+        options.k, options.seeds
+    ));
     let fit = final_params.fit(scaled.view());
     fitting.finish_and_clear();
     let fit = fit?;
@@ -142,7 +199,10 @@ pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
         );
     }
     if !model.moods.empty_moods.is_empty() {
-        eprintln!("  moods with no cluster: {}", join_moods(&model.moods.empty_moods));
+        eprintln!(
+            "  moods with no cluster: {}",
+            join_moods(&model.moods.empty_moods)
+        );
     }
     if !model.moods.shared_moods.is_empty() {
         eprintln!(
@@ -151,16 +211,20 @@ pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
         );
     }
 
-    let run_id = artifacts::new_run_id(&format!("k{}", options.k));
-    let report_dir = options.reports_dir.join("cluster").join(&run_id);
-    cluster_report::write(&report_dir, &model, &catalog, &scaled, &fit)
+    // The report is built aside, the model written, then the report renamed into place: a
+    // report never describes a model that was not written.
+    let (_, report_dir) = artifacts::reserve_run_dir(
+        &options.reports_dir.join("cluster"),
+        &format!("k{}", options.k),
+    )?;
+    let staged = artifacts::StagedDir::new(&report_dir)?;
+    cluster_report::write_into(staged.path(), &model, &catalog, &scaled, &fit)
         .with_context(|| format!("writing the report in {}", report_dir.display()))?;
-    if let Some(parent) = options.out.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
+    artifacts::check_replaceable(std::slice::from_ref(&options.out), options.force)?;
+    let replaced = artifacts::set_aside(std::slice::from_ref(&options.out))?;
     artifacts::write_json_atomic(&options.out, &model)
         .with_context(|| format!("writing {}", options.out.display()))?;
+    staged.commit()?;
     eprintln!(
         "wrote {} and {}/index.html in {:.1} s",
         options.out.display(),
@@ -171,11 +235,21 @@ pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
         model_path: options.out.clone(),
         report_dir,
         model,
+        replaced,
     })
 }
 
+/// A metric with `decimals` places, or "undefined".
+pub fn shown(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "undefined".into(), |v| format!("{v:.decimals$}"))
+}
+
 fn join_moods(moods: &[Mood]) -> String {
-    moods.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+    moods
+        .iter()
+        .map(|m| m.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn rows(m: &Array2<f64>) -> Vec<Vec<f64>> {
@@ -195,12 +269,16 @@ pub fn ranked_members(
         .iter()
         .enumerate()
         .filter(|(_, &l)| l == cluster)
-        .map(|(i, _)| (i, super::kmeans::squared_distance(scaled.row(i), centroid).sqrt()))
+        .map(|(i, _)| {
+            (
+                i,
+                super::kmeans::squared_distance(scaled.row(i), centroid).sqrt(),
+            )
+        })
         .collect();
-    let popularity = |i: usize| catalog.tracks[i].popularity.unwrap_or(0.0);
+    let popularity = |i: usize| catalog.tracks[i].popularity;
     members.sort_by(|a, b| {
-        a.1.total_cmp(&b.1)
-            .then(popularity(b.0).total_cmp(&popularity(a.0)))
+        PlaylistTrack::nearest_first((a.1, popularity(a.0)), (b.1, popularity(b.0)))
             .then(a.0.cmp(&b.0))
     });
     members
@@ -232,10 +310,9 @@ pub fn mood_playlist(
                 .map(move |(i, d)| (c, i, d))
         })
         .collect();
-    let popularity = |i: usize| catalog.tracks[i].popularity.unwrap_or(0.0);
+    let popularity = |i: usize| catalog.tracks[i].popularity;
     members.sort_by(|a, b| {
-        a.2.total_cmp(&b.2)
-            .then(popularity(b.1).total_cmp(&popularity(a.1)))
+        PlaylistTrack::nearest_first((a.2, popularity(a.1)), (b.2, popularity(b.1)))
             .then(a.1.cmp(&b.1))
     });
     members.truncate(limit);
@@ -273,8 +350,8 @@ fn build_model(
         .iter()
         .filter_map(|&m| mood_playlist(&moods, m, fit, &scaled, catalog, options.playlist_length))
         .collect();
-    if fit.sizes().iter().any(|&s| s == 0) {
-        bail!("a cluster ended empty; try another --seed");
+    if fit.sizes().contains(&0) {
+        bail!("a cluster ended empty (k-means found fewer than {} groups among these songs); try another --seed or a smaller --k", fit.k());
     }
     Ok(SongClusters {
         schema: SONG_CLUSTERS_SCHEMA.into(),

@@ -1,9 +1,10 @@
 //! The `cluster` report: `index.html` with every plot and table, the PNGs, and
-//! `playlists/<mood>.csv`. It is built in a temporary sibling directory and renamed into place
-//! when complete, so a failed run leaves no half report.
+//! `playlists/<mood>.csv`. `cluster` builds it in a staged directory and renames it into place
+//! after the model is written, so a failed run leaves neither a half report nor a report
+//! without its model.
 
 use super::catalog::Catalog;
-use super::cluster::mood_playlist;
+use super::cluster::{mood_playlist, shown};
 use super::kmeans::KMeansFit;
 use super::model::SongClusters;
 use super::sweep::Sweep;
@@ -20,17 +21,16 @@ use std::path::Path;
 /// Points drawn in the PCA scatter (a seeded sample beyond this: PNGs stay small).
 const SCATTER_POINTS: usize = 20_000;
 
-pub fn write(
+/// Writes the whole report into `dir` (a staged directory).
+pub fn write_into(
     dir: &Path,
     model: &SongClusters,
     catalog: &Catalog,
     scaled: &Array2<f64>,
     fit: &KMeansFit,
 ) -> Result<()> {
-    artifacts::write_dir_atomic(dir, |tmp| {
-        std::fs::create_dir_all(tmp.join("playlists"))?;
-        build(tmp, model, catalog, scaled, fit)
-    })
+    std::fs::create_dir_all(dir.join("playlists"))?;
+    build(dir, model, catalog, scaled, fit)
 }
 
 fn build(
@@ -77,7 +77,14 @@ fn build(
     page.paragraph(&model.moods.method);
     let sizes: Vec<f64> = model.sizes.iter().map(|&s| s as f64).collect();
     let colours: Vec<_> = (0..k).map(|c| PALETTE[c % PALETTE.len()]).collect();
-    plots::bar_chart(&dir.join("sizes.png"), "Songs per cluster", "songs", &cluster_names, &sizes, &colours)?;
+    plots::bar_chart(
+        &dir.join("sizes.png"),
+        "Songs per cluster",
+        "songs",
+        &cluster_names,
+        &sizes,
+        &colours,
+    )?;
     page.image("sizes.png", "songs per cluster");
     let rows: Vec<Vec<String>> = model
         .moods
@@ -95,7 +102,10 @@ fn build(
         .collect();
     page.table(&["cluster", "mood", "songs", "score", "why"], &rows);
     if !model.moods.empty_moods.is_empty() {
-        page.paragraph(&format!("Moods no cluster took: {}.", join(&model.moods.empty_moods)));
+        page.paragraph(&format!(
+            "Moods no cluster took: {}.",
+            join(&model.moods.empty_moods)
+        ));
     }
     if !model.moods.shared_moods.is_empty() {
         page.paragraph(&format!(
@@ -143,10 +153,16 @@ fn build(
     let ratio = &model.pca.explained_variance_ratio;
     plots::scatter(
         &dir.join("pca.png"),
-        &format!("Songs on the first two principal components ({} shown)", sample.len()),
+        &format!(
+            "Songs on the first two principal components ({} shown)",
+            sample.len()
+        ),
         (
             &format!("PC1 ({:.1} % of variance)", 100.0 * ratio[0]),
-            &format!("PC2 ({:.1} % of variance)", 100.0 * ratio.get(1).copied().unwrap_or(0.0)),
+            &format!(
+                "PC2 ({:.1} % of variance)",
+                100.0 * ratio.get(1).copied().unwrap_or(0.0)
+            ),
         ),
         &projected,
         &groups,
@@ -178,23 +194,27 @@ fn build(
         let file = format!("playlists/{mood}.csv");
         write_playlist_csv(&dir.join(&file), &model.features, &full)?;
         let mut html = String::new();
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<h3>{}</h3><p><a href=\"{}\">{}</a> · {} tracks</p><table><tr><th>#</th><th>track</th><th>artists</th><th>distance</th></tr>\n",
+            "<h3>{}</h3><p><a href=\"{}\">{}</a> · {} tracks</p><table><tr><th>#</th><th>track</th><th>artists</th><th>distance</th></tr>",
             escape(&mood.to_string()),
             escape(&file),
             escape(&file),
             full.tracks.len()
         );
         for (i, t) in full.tracks.iter().take(10).enumerate() {
-            let name = if t.track.name.is_empty() { "(no name)" } else { &t.track.name };
+            let name = if t.track.name.is_empty() {
+                "(no name)"
+            } else {
+                &t.track.name
+            };
             let cell = match t.track.spotify_url() {
                 Some(url) => format!("<a href=\"{}\">{}</a>", escape(&url), escape(name)),
                 None => escape(name),
             };
-            let _ = write!(
+            let _ = writeln!(
                 html,
-                "<tr><td>{}</td><td>{cell}</td><td>{}</td><td>{:.3}</td></tr>\n",
+                "<tr><td>{}</td><td>{cell}</td><td>{}</td><td>{:.3}</td></tr>",
                 i + 1,
                 escape(&t.track.artists),
                 t.distance
@@ -207,6 +227,9 @@ fn build(
     Ok(())
 }
 
+/// One chart of the sweep: title, y-axis label, (k, value) points.
+type Panel<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
 fn sweep_section(dir: &Path, page: &mut Page, sweep: &Sweep, k: usize) -> Result<()> {
     page.heading(2, "Choosing k");
     page.paragraph(&sweep.verdict.line(k));
@@ -214,15 +237,40 @@ fn sweep_section(dir: &Path, page: &mut Page, sweep: &Sweep, k: usize) -> Result
         "k = {}..{}, {} seeds each (the lowest-inertia start is the k's fit; stability is the mean adjusted Rand index over all pairs of starts); silhouette on a seeded sample of {} of {} rows; CH and DB on all rows.",
         sweep.params.k_min, sweep.params.k_max, sweep.params.seeds, sweep.silhouette_rows, sweep.rows
     ));
-    let metric = |f: &dyn Fn(&super::sweep::KScore) -> f64| -> Vec<(f64, f64)> {
-        sweep.scores.iter().map(|s| (s.k as f64, f(s))).collect()
+    // Undefined values become NaN, which the charts leave out (a gap), never draw.
+    let metric = |f: &dyn Fn(&super::sweep::KScore) -> Option<f64>| -> Vec<(f64, f64)> {
+        sweep
+            .scores
+            .iter()
+            .map(|s| (s.k as f64, f(s).unwrap_or(f64::NAN)))
+            .collect()
     };
-    let panels: [(&str, &str, Vec<(f64, f64)>); 5] = [
-        ("Inertia (elbow)", "sum of squared distances / 1000", metric(&|s| s.inertia / 1000.0)),
-        ("Silhouette (higher is better)", "mean silhouette", metric(&|s| s.silhouette)),
-        ("Calinski-Harabasz (higher is better)", "CH index", metric(&|s| s.calinski_harabasz)),
-        ("Davies-Bouldin (lower is better)", "DB index", metric(&|s| s.davies_bouldin)),
-        ("Stability across seeds", "mean pairwise ARI", metric(&|s| s.stability)),
+    let panels: [Panel<'_>; 5] = [
+        (
+            "Inertia (elbow)",
+            "sum of squared distances / 1000",
+            metric(&|s| Some(s.inertia / 1000.0)),
+        ),
+        (
+            "Silhouette (higher is better)",
+            "mean silhouette",
+            metric(&|s| s.silhouette),
+        ),
+        (
+            "Calinski-Harabasz (higher is better)",
+            "CH index",
+            metric(&|s| s.calinski_harabasz),
+        ),
+        (
+            "Davies-Bouldin (lower is better)",
+            "DB index",
+            metric(&|s| s.davies_bouldin),
+        ),
+        (
+            "Stability across seeds",
+            "mean pairwise ARI",
+            metric(&|s| s.stability),
+        ),
     ];
     plots::render_png(&dir.join("sweep.png"), 1500, 860, |root| {
         let areas = root.split_evenly((2, 3));
@@ -249,25 +297,40 @@ fn sweep_section(dir: &Path, page: &mut Page, sweep: &Sweep, k: usize) -> Result
             vec![
                 s.k.to_string(),
                 format!("{:.1}", s.inertia),
-                format!("{:.4}", s.silhouette),
-                format!("{:.1}", s.calinski_harabasz),
-                format!("{:.4}", s.davies_bouldin),
-                format!("{:.4}", s.stability),
+                shown(s.silhouette, 4),
+                shown(s.calinski_harabasz, 1),
+                shown(s.davies_bouldin, 4),
+                shown(s.stability, 4),
             ]
         })
         .collect();
     page.table(
-        &["k", "inertia", "silhouette", "Calinski-Harabasz", "Davies-Bouldin", "stability"],
+        &[
+            "k",
+            "inertia",
+            "silhouette",
+            "Calinski-Harabasz",
+            "Davies-Bouldin",
+            "stability",
+        ],
         &rows,
     );
     Ok(())
 }
 
 fn join(moods: &[Mood]) -> String {
-    moods.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+    moods
+        .iter()
+        .map(|m| m.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn write_playlist_csv(path: &Path, features: &[String], playlist: &super::model::Playlist) -> Result<()> {
+fn write_playlist_csv(
+    path: &Path,
+    features: &[String],
+    playlist: &super::model::Playlist,
+) -> Result<()> {
     let mut out = String::from("rank,cluster,distance,id,name,artists,popularity,url");
     for f in features {
         out.push(',');
@@ -284,7 +347,10 @@ fn write_playlist_csv(path: &Path, features: &[String], playlist: &super::model:
             csv_field(t.track.id.as_deref().unwrap_or("")),
             csv_field(&t.track.name),
             csv_field(&t.track.artists),
-            t.track.popularity.map(|p| p.to_string()).unwrap_or_default(),
+            t.track
+                .popularity
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
             t.track.spotify_url().unwrap_or_default()
         );
         for v in &t.features {

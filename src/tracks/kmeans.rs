@@ -53,6 +53,16 @@ pub enum KMeansError {
     NotFinite,
 }
 
+/// How many different rows `x` holds (bit-for-bit): k-means cannot make more clusters.
+pub fn distinct_rows(x: ArrayView2<f64>) -> usize {
+    let rows: std::collections::HashSet<Vec<u64>> = x
+        .rows()
+        .into_iter()
+        .map(|r| r.iter().map(|v| (v + 0.0).to_bits()).collect())
+        .collect();
+    rows.len()
+}
+
 impl KMeansParams {
     /// Checked before any work starts, as linfa does.
     pub fn check(&self, x: ArrayView2<f64>) -> Result<(), KMeansError> {
@@ -163,7 +173,12 @@ fn kmeans_plus_plus(x: &[f64], d: usize, k: usize, rng: &mut SplitMix64) -> Vec<
     centroids.extend_from_slice(row(first));
     let mut closest: Vec<f64> = x
         .par_chunks(d * CHUNK)
-        .flat_map_iter(|chunk| chunk.chunks(d).map(|r| sq(r, row(first))).collect::<Vec<_>>())
+        .flat_map_iter(|chunk| {
+            chunk
+                .chunks(d)
+                .map(|r| sq(r, row(first)))
+                .collect::<Vec<_>>()
+        })
         .collect();
     let trials = 2 + (k as f64).ln() as usize;
     for _ in 1..k {
@@ -352,7 +367,11 @@ fn lloyd(x_view: ArrayView2<f64>, params: &KMeansParams, run: usize) -> KMeansFi
                         delta_counts[b.label] -= 1;
                         delta_counts[label] += 1;
                     }
-                    *b = Bounds { label, upper, lower };
+                    *b = Bounds {
+                        label,
+                        upper,
+                        lower,
+                    };
                 }
                 (delta_sums, delta_counts)
             })

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 
 pub const SONG_CLUSTERS_SCHEMA: &str = "workbench/song-clusters/v1";
 
+/// Where `cluster` writes the song model and `infer` and `spotify` read it by default.
+pub const DEFAULT_SONG_MODEL: &str = "models/song-clusters.json";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SongClusters {
     pub schema: String,
@@ -64,6 +67,22 @@ pub struct PlaylistTrack {
     pub features: Vec<f64>,
 }
 
+impl PlaylistTrack {
+    /// The one ranking rule for songs of a mood, wherever they are listed (the model's
+    /// playlists, `infer`'s songs, Spotify playlists): nearest their cluster's centroid first,
+    /// more popular first on a tie (unknown popularity counts as 0). Sort stably with it, so songs
+    /// tied on both keep their order (the catalogue's).
+    pub fn nearest_first(a: (f64, Option<f64>), b: (f64, Option<f64>)) -> std::cmp::Ordering {
+        a.0.total_cmp(&b.0)
+            .then(b.1.unwrap_or(0.0).total_cmp(&a.1.unwrap_or(0.0)))
+    }
+
+    /// This song's keys for [`PlaylistTrack::nearest_first`].
+    pub fn rank_key(&self) -> (f64, Option<f64>) {
+        (self.distance, self.track.popularity)
+    }
+}
+
 /// Where a song falls.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Placement {
@@ -99,7 +118,8 @@ impl SongClusters {
             path: path.into(),
             message,
         };
-        let model: SongClusters = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let model: SongClusters =
+            serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         if model.schema != SONG_CLUSTERS_SCHEMA {
             return Err(invalid(format!(
                 "schema {:?}, expected {SONG_CLUSTERS_SCHEMA:?}",
@@ -121,12 +141,17 @@ impl SongClusters {
         if self.scaler.offset.len() != d || self.scaler.scale.len() != d {
             return Err(format!("the scaler has not {d} features"));
         }
-        if !rows_ok(&self.centroids_scaled) || !rows_ok(&self.centroids) || !rows_ok(&self.centroids_z)
+        if !rows_ok(&self.centroids_scaled)
+            || !rows_ok(&self.centroids)
+            || !rows_ok(&self.centroids_z)
         {
             return Err(format!("centroids are not {k} × {d}"));
         }
         if self.moods.clusters.len() != k {
-            return Err(format!("the mood map names {} clusters, not {k}", self.moods.clusters.len()));
+            return Err(format!(
+                "the mood map names {} clusters, not {k}",
+                self.moods.clusters.len()
+            ));
         }
         Ok(())
     }
@@ -153,7 +178,9 @@ impl SongClusters {
                 names: self.features.clone(),
             });
         }
-        let scaled = self.scaler.transform_row(Array1::from(features.to_vec()).view());
+        let scaled = self
+            .scaler
+            .transform_row(Array1::from(features.to_vec()).view());
         let (cluster, d2) = nearest(Array1::from(scaled).view(), &self.centroid_matrix());
         Ok(Placement {
             cluster,

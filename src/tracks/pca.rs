@@ -64,10 +64,12 @@ impl Pca {
         })
     }
 
-    /// Coordinates of the rows of `x` on the first `dims` axes.
+    /// Coordinates of the rows of `x` on the first `dims` axes (fewer when the data has fewer
+    /// features: one feature has one axis).
     pub fn project(&self, x: ArrayView2<f64>, dims: usize) -> Array2<f64> {
         let mean = Array1::from(self.mean.clone());
         let d = self.mean.len();
+        let dims = dims.min(self.components.len());
         let axes = Array2::from_shape_fn((dims, d), |(i, j)| self.components[i][j]);
         (&x - &mean).dot(&axes.t())
     }
@@ -87,6 +89,8 @@ mod tests {
         let h = std::f64::consts::FRAC_1_SQRT_2;
         assert!((pca.components[0][0] - h).abs() < 1e-9 && (pca.components[0][1] - h).abs() < 1e-9);
         let p = pca.project(x.view(), 1);
+        // More axes than features: as many as there are, no panic.
+        assert_eq!(pca.project(x.view(), 5).ncols(), 2);
         assert!((p[[3, 0]] - p[[0, 0]] - 3.0 * 2f64.sqrt()).abs() < 1e-9);
         // Variance along the axis: the sample variance of the projections.
         assert!((pca.explained_variance[0] - 2.0 * 5.0 / 3.0).abs() < 1e-9);

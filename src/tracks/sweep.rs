@@ -47,18 +47,25 @@ impl SweepParams {
     }
 }
 
-/// The scores of one k.
+/// The scores of one k. A metric that is undefined for this fit (e.g. Calinski–Harabasz when
+/// every cluster is a single point: a division by zero) is `None`, written as `null`, left off
+/// the charts and out of the vote; never an infinite number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KScore {
     pub k: usize,
     /// Sum of squared distances of the best start (lowest inertia).
     pub inertia: f64,
-    pub silhouette: f64,
-    pub calinski_harabasz: f64,
-    pub davies_bouldin: f64,
+    pub silhouette: Option<f64>,
+    pub calinski_harabasz: Option<f64>,
+    pub davies_bouldin: Option<f64>,
     /// Mean adjusted Rand index over all pairs of starts: 1 = every seed finds the same clusters.
-    pub stability: f64,
+    pub stability: Option<f64>,
     pub sizes: Vec<usize>,
+}
+
+/// A metric's value when it is a number, `None` when it is undefined (NaN or infinite).
+pub fn defined(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,40 +88,38 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn from_scores(scores: &[KScore]) -> Verdict {
-        let pick = |better: &dyn Fn(&KScore, &KScore) -> bool| {
-            let mut best = &scores[0];
-            for s in &scores[1..] {
-                if better(s, best) {
-                    best = s;
+        // The k whose defined value is best; `None` when the metric is undefined at every k.
+        let pick = |value: &dyn Fn(&KScore) -> Option<f64>, better: &dyn Fn(f64, f64) -> bool| {
+            let mut best: Option<(usize, f64)> = None;
+            for s in scores {
+                if let Some(v) = value(s) {
+                    if best.is_none_or(|(_, b)| better(v, b)) {
+                        best = Some((s.k, v));
+                    }
                 }
             }
-            best.k
+            best.map(|(k, _)| k)
         };
-        let per_metric = vec![
-            ("elbow".to_string(), elbow(scores)),
+        let candidates = [
+            ("elbow", Some(elbow(scores))),
+            ("silhouette", pick(&|s| s.silhouette, &|a, b| a > b)),
             (
-                "silhouette".to_string(),
-                pick(&|a, b| a.silhouette > b.silhouette),
+                "calinski-harabasz",
+                pick(&|s| s.calinski_harabasz, &|a, b| a > b),
             ),
-            (
-                "calinski-harabasz".to_string(),
-                pick(&|a, b| a.calinski_harabasz > b.calinski_harabasz),
-            ),
-            (
-                "davies-bouldin".to_string(),
-                pick(&|a, b| a.davies_bouldin < b.davies_bouldin),
-            ),
+            ("davies-bouldin", pick(&|s| s.davies_bouldin, &|a, b| a < b)),
             // Stabilities within 0.01 are a tie, and the smaller k wins it.
-            (
-                "stability".to_string(),
-                pick(&|a, b| a.stability > b.stability + 0.01),
-            ),
+            ("stability", pick(&|s| s.stability, &|a, b| a > b + 0.01)),
         ];
+        let per_metric: Vec<(String, usize)> = candidates
+            .iter()
+            .filter_map(|(m, k)| k.map(|k| (m.to_string(), k)))
+            .collect();
         // Most votes wins; a tie goes to silhouette's choice if it is among the tied, else to
         // the smallest k.
         let votes = |k: usize| per_metric.iter().filter(|(_, m)| *m == k).count();
         let most = scores.iter().map(|s| votes(s.k)).max().unwrap_or(0);
-        let silhouette_k = per_metric[1].1;
+        let silhouette_k = candidates[1].1.unwrap_or(scores[0].k);
         let favoured_k = if votes(silhouette_k) == most {
             silhouette_k
         } else {
@@ -164,8 +169,14 @@ impl Verdict {
 /// first to the last point, both axes scaled to 0..1.
 pub fn elbow(scores: &[KScore]) -> usize {
     let (k0, k1) = (scores[0].k as f64, scores[scores.len() - 1].k as f64);
-    let lo = scores.iter().map(|s| s.inertia).fold(f64::INFINITY, f64::min);
-    let hi = scores.iter().map(|s| s.inertia).fold(f64::NEG_INFINITY, f64::max);
+    let lo = scores
+        .iter()
+        .map(|s| s.inertia)
+        .fold(f64::INFINITY, f64::min);
+    let hi = scores
+        .iter()
+        .map(|s| s.inertia)
+        .fold(f64::NEG_INFINITY, f64::max);
     if scores.len() < 3 || hi <= lo || k1 <= k0 {
         return scores[0].k;
     }
@@ -198,72 +209,76 @@ pub fn sample_rows(rows: usize, n: usize, seed: u64) -> Vec<usize> {
     chosen
 }
 
-/// The best fit of each k and its scores. `on_fit` is called after each of the
+/// The scores of one k from its starts (its fit is the start of lowest inertia).
+fn score_k(
+    x: ArrayView2<f64>,
+    x_sample: ArrayView2<f64>,
+    sample: &[usize],
+    k: usize,
+    runs: Vec<KMeansFit>,
+) -> KScore {
+    let pairs: Vec<(usize, usize)> = (0..runs.len())
+        .flat_map(|a| (a + 1..runs.len()).map(move |b| (a, b)))
+        .collect();
+    // In a fixed order, so the sum is the same on any number of threads.
+    let ari_sum: f64 = pairs
+        .iter()
+        .map(|&(a, b)| metrics::adjusted_rand_index(&runs[a].labels, &runs[b].labels))
+        .sum();
+    let best = runs
+        .into_iter()
+        .min_by(|a, b| a.inertia.total_cmp(&b.inertia).then(a.run.cmp(&b.run)))
+        .expect("seeds > 0");
+    let sample_labels: Vec<usize> = sample.iter().map(|&r| best.labels[r]).collect();
+    KScore {
+        k,
+        inertia: best.inertia,
+        silhouette: defined(metrics::silhouette(x_sample, &sample_labels, k)),
+        calinski_harabasz: defined(metrics::calinski_harabasz(x, &best.labels, k)),
+        davies_bouldin: defined(metrics::davies_bouldin(x, &best.labels, k)),
+        stability: if pairs.is_empty() {
+            Some(1.0)
+        } else {
+            defined(ari_sum / pairs.len() as f64)
+        },
+        sizes: best.sizes(),
+    }
+}
+
+/// The scores of each k and the verdict. `on_fit` is called after each of the
 /// `(k_max - k_min + 1) × seeds` starts (progress).
 pub fn sweep(
     x: ArrayView2<f64>,
     params: &SweepParams,
     on_fit: &(dyn Fn() + Sync),
-) -> Result<(Sweep, Vec<KMeansFit>), KMeansError> {
+) -> Result<Sweep, KMeansError> {
     params.check(x)?;
-    let ks: Vec<usize> = (params.k_min..=params.k_max).collect();
-    let jobs: Vec<(usize, usize)> = ks
-        .iter()
-        .flat_map(|&k| (0..params.seeds).map(move |run| (k, run)))
-        .collect();
-    let fits: Vec<KMeansFit> = jobs
-        .par_iter()
-        .map(|&(k, run)| {
-            let fit = params.params(k).restart(x, run);
-            on_fit();
-            fit
-        })
-        .collect();
     let sample = sample_rows(x.nrows(), params.silhouette_sample, params.seed);
     let x_sample: Array2<f64> = x.select(Axis(0), &sample);
-    let per_k: Vec<(KScore, KMeansFit)> = ks
-        .par_iter()
-        .enumerate()
-        .map(|(i, &k)| {
-            let runs = &fits[i * params.seeds..(i + 1) * params.seeds];
-            let best = runs
-                .iter()
-                .min_by(|a, b| a.inertia.total_cmp(&b.inertia).then(a.run.cmp(&b.run)))
-                .expect("seeds > 0")
-                .clone();
-            let mut ari_sum = 0.0;
-            let mut pairs = 0usize;
-            for a in 0..runs.len() {
-                for b in a + 1..runs.len() {
-                    ari_sum += metrics::adjusted_rand_index(&runs[a].labels, &runs[b].labels);
-                    pairs += 1;
-                }
-            }
-            let sample_labels: Vec<usize> = sample.iter().map(|&r| best.labels[r]).collect();
-            let score = KScore {
-                k,
-                inertia: best.inertia,
-                silhouette: metrics::silhouette(x_sample.view(), &sample_labels, k),
-                calinski_harabasz: metrics::calinski_harabasz(x, &best.labels, k),
-                davies_bouldin: metrics::davies_bouldin(x, &best.labels, k),
-                stability: if pairs > 0 { ari_sum / pairs as f64 } else { 1.0 },
-                sizes: best.sizes(),
-            };
-            (score, best)
+    // One k at a time, its starts in parallel: only `seeds` labelings of all rows are ever held
+    // at once (every k's at once took gigabytes on a million-row table).
+    let scores: Vec<KScore> = (params.k_min..=params.k_max)
+        .map(|k| {
+            let runs: Vec<KMeansFit> = (0..params.seeds)
+                .into_par_iter()
+                .map(|run| {
+                    let fit = params.params(k).restart(x, run);
+                    on_fit();
+                    fit
+                })
+                .collect();
+            score_k(x, x_sample.view(), &sample, k, runs)
         })
         .collect();
-    let (scores, best_fits): (Vec<KScore>, Vec<KMeansFit>) = per_k.into_iter().unzip();
+
     let verdict = Verdict::from_scores(&scores);
-    Ok((
-        Sweep {
-            params: params.clone(),
-            rows: x.nrows(),
-            silhouette_rows: sample.len(),
-            scores,
-            verdict,
-        },
-        best_fits,
-    ))
+    Ok(Sweep {
+        params: params.clone(),
+        rows: x.nrows(),
+        silhouette_rows: sample.len(),
+        scores,
+        verdict,
+    })
 }
 
 #[cfg(test)]
@@ -274,21 +289,52 @@ mod tests {
         KScore {
             k,
             inertia,
-            silhouette: sil,
-            calinski_harabasz: ch,
-            davies_bouldin: db,
-            stability: stab,
+            silhouette: defined(sil),
+            calinski_harabasz: defined(ch),
+            davies_bouldin: defined(db),
+            stability: defined(stab),
             sizes: vec![],
         }
     }
 
     #[test]
+    fn undefined_metrics_are_left_out_of_the_vote() {
+        let s = vec![
+            score(2, 100.0, 0.20, 900.0, 1.5, 0.99),
+            score(3, 50.0, 0.25, f64::INFINITY, 1.2, 0.99),
+            score(4, 40.0, 0.30, f64::INFINITY, f64::NAN, 0.80),
+        ];
+        assert_eq!(s[1].calinski_harabasz, None);
+        let v = Verdict::from_scores(&s);
+        assert!(
+            v.per_metric.contains(&("calinski-harabasz".into(), 2)),
+            "{v:?}"
+        );
+        let all_undefined: Vec<KScore> = [2, 3, 4]
+            .iter()
+            .map(|&k| score(k, 10.0 / k as f64, 0.1, f64::NAN, 1.0, 1.0))
+            .collect();
+        let v = Verdict::from_scores(&all_undefined);
+        assert!(
+            v.per_metric.iter().all(|(m, _)| m != "calinski-harabasz"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
     fn elbow_is_the_sharpest_bend() {
         // Inertia falls steeply to k=4, then flattens.
-        let s: Vec<KScore> = [(2, 100.0), (3, 60.0), (4, 30.0), (5, 26.0), (6, 23.0), (7, 21.0)]
-            .iter()
-            .map(|&(k, i)| score(k, i, 0.0, 0.0, 0.0, 1.0))
-            .collect();
+        let s: Vec<KScore> = [
+            (2, 100.0),
+            (3, 60.0),
+            (4, 30.0),
+            (5, 26.0),
+            (6, 23.0),
+            (7, 21.0),
+        ]
+        .iter()
+        .map(|&(k, i)| score(k, i, 0.0, 0.0, 0.0, 1.0))
+        .collect();
         assert_eq!(elbow(&s), 4);
     }
 

@@ -8,7 +8,8 @@ use opencv::prelude::*;
 use opencv::{imgproc, objdetect};
 use std::path::{Path, PathBuf};
 
-pub const DEFAULT_CASCADE: &str = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
+pub const DEFAULT_CASCADE: &str =
+    "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorParams {
@@ -33,8 +34,56 @@ impl Default for DetectorParams {
     }
 }
 
+impl DetectorParams {
+    /// Settings OpenCV would reject with a raw assertion, refused up front with the option's
+    /// name.
+    pub fn check(&self) -> Result<(), FaceError> {
+        let bad =
+            |option: &'static str, message: String| Err(FaceError::Setting { option, message });
+        if !(self.scale_factor > 1.0 && self.scale_factor <= 4.0) {
+            return bad(
+                "--scale-factor",
+                format!(
+                    "{} must be above 1 (e.g. 1.1) and at most 4",
+                    self.scale_factor
+                ),
+            );
+        }
+        if self.min_neighbors < 0 {
+            return bad(
+                "min_neighbors",
+                format!("{} must be 0 or more", self.min_neighbors),
+            );
+        }
+        if self.min_face < 1 {
+            return bad(
+                "--min-face",
+                format!("{} must be at least 1 pixel", self.min_face),
+            );
+        }
+        if self.detect_width < MIN_DETECT_WIDTH {
+            return bad(
+                "--detect-width",
+                format!(
+                    "{} must be at least {MIN_DETECT_WIDTH} pixels (the cascade's window is 24)",
+                    self.detect_width
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Narrower detection images cannot hold a face the cascade can see.
+pub const MIN_DETECT_WIDTH: i32 = 48;
+
 #[derive(Debug, thiserror::Error)]
 pub enum FaceError {
+    #[error("{option} {message}")]
+    Setting {
+        option: &'static str,
+        message: String,
+    },
     #[error("{0}: face cascade not found (install Debian's opencv-data, or pass --cascade PATH)")]
     CascadeMissing(PathBuf),
     #[error("{path}: not a usable Haar cascade: {message}")]
@@ -50,6 +99,7 @@ pub struct FaceDetector {
 
 impl FaceDetector {
     pub fn new(params: DetectorParams) -> Result<Self, FaceError> {
+        params.check()?;
         let path: &Path = &params.cascade;
         if !path.is_file() {
             return Err(FaceError::CascadeMissing(path.into()));
@@ -58,16 +108,15 @@ impl FaceDetector {
             path: path.into(),
             message,
         };
-        let cascade = objdetect::CascadeClassifier::new(path.to_str().ok_or_else(|| invalid("path is not UTF-8".into()))?)
-            .map_err(|e| invalid(e.to_string()))?;
+        let cascade = objdetect::CascadeClassifier::new(
+            path.to_str()
+                .ok_or_else(|| invalid("path is not UTF-8".into()))?,
+        )
+        .map_err(|e| invalid(e.to_string()))?;
         if cascade.empty().map_err(|e| invalid(e.to_string()))? {
             return Err(invalid("OpenCV loaded nothing from it".into()));
         }
         Ok(Self { cascade, params })
-    }
-
-    pub fn params(&self) -> &DetectorParams {
-        &self.params
     }
 
     /// All faces in a grey frame, largest first.
@@ -93,7 +142,12 @@ impl FaceDetector {
             }
             let min_side = ((side as f64 * 0.6) as i32).max(self.params.min_face);
             let max_side = (side as f64 * 1.6) as i32;
-            for f in self.detect_region(grey, Rect::new(x0, y0, x1 - x0, y1 - y0), min_side, max_side)? {
+            for f in self.detect_region(
+                grey,
+                Rect::new(x0, y0, x1 - x0, y1 - y0),
+                min_side,
+                max_side,
+            )? {
                 // The same face can be found from two neighbouring boxes.
                 if found.iter().all(|g| g.iou(&f) < 0.5) {
                     found.push(f);
@@ -105,7 +159,13 @@ impl FaceDetector {
     }
 
     /// Faces inside `region` with sides in `min_side..=max_side` frame pixels (0: no maximum).
-    fn detect_region(&mut self, grey: &Mat, region: Rect, min_side: i32, max_side: i32) -> Result<Vec<BBox>, FaceError> {
+    fn detect_region(
+        &mut self,
+        grey: &Mat,
+        region: Rect,
+        min_side: i32,
+        max_side: i32,
+    ) -> Result<Vec<BBox>, FaceError> {
         let view = Mat::roi(grey, region)?;
         let (w, h) = (region.width, region.height);
         let scale = if w > self.params.detect_width {
@@ -119,7 +179,10 @@ impl FaceDetector {
             imgproc::resize(
                 &view,
                 &mut small,
-                Size::new((w as f64 * scale).round() as i32, (h as f64 * scale).round() as i32),
+                Size::new(
+                    (w as f64 * scale).round() as i32,
+                    (h as f64 * scale).round() as i32,
+                ),
                 0.0,
                 0.0,
                 imgproc::INTER_AREA,
@@ -147,7 +210,12 @@ impl FaceDetector {
                 let y = (r.y as f64 / scale).round() as i32;
                 let bw = ((r.width as f64 / scale).round() as i32).min(w - x);
                 let bh = ((r.height as f64 / scale).round() as i32).min(h - y);
-                BBox { x: x + region.x, y: y + region.y, w: bw, h: bh }
+                BBox {
+                    x: x + region.x,
+                    y: y + region.y,
+                    w: bw,
+                    h: bh,
+                }
             })
             .filter(|b| b.w >= self.params.min_face && b.h >= self.params.min_face)
             .collect();

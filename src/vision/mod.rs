@@ -41,10 +41,28 @@ mod tests {
 
     #[test]
     fn iou_by_hand() {
-        let a = BBox { x: 0, y: 0, w: 10, h: 10 };
-        let b = BBox { x: 5, y: 0, w: 10, h: 10 };
+        let a = BBox {
+            x: 0,
+            y: 0,
+            w: 10,
+            h: 10,
+        };
+        let b = BBox {
+            x: 5,
+            y: 0,
+            w: 10,
+            h: 10,
+        };
         assert!((a.iou(&b) - 50.0 / 150.0).abs() < 1e-12);
         assert_eq!(a.iou(&a), 1.0);
-        assert_eq!(a.iou(&BBox { x: 20, y: 20, w: 5, h: 5 }), 0.0);
+        assert_eq!(
+            a.iou(&BBox {
+                x: 20,
+                y: 20,
+                w: 5,
+                h: 5
+            }),
+            0.0
+        );
     }
 }

@@ -102,7 +102,9 @@ impl Tracker {
             .unwrap_or(0);
         persistent
             .into_iter()
-            .filter(|&t| median(&self.seen[t]) as f64 >= self.params.min_relative_size * largest as f64)
+            .filter(|&t| {
+                median(&self.seen[t]) as f64 >= self.params.min_relative_size * largest as f64
+            })
             .collect()
     }
 
@@ -138,7 +140,10 @@ mod tests {
 
     #[test]
     fn a_face_that_leaves_past_the_gap_comes_back_as_a_new_track() {
-        let mut t = Tracker::new(TrackerParams { max_gap: 2, ..Default::default() });
+        let mut t = Tracker::new(TrackerParams {
+            max_gap: 2,
+            ..Default::default()
+        });
         let first = t.update(0, &[b(0, 0, 50)])[0];
         let again = t.update(5, &[b(0, 0, 50)])[0];
         assert_ne!(first, again);

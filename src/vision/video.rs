@@ -60,7 +60,10 @@ impl Container {
     }
 
     pub fn is_still(self) -> bool {
-        matches!(self, Container::Jpeg | Container::Png | Container::Bmp | Container::Webp)
+        matches!(
+            self,
+            Container::Jpeg | Container::Png | Container::Bmp | Container::Webp
+        )
     }
 }
 
@@ -86,11 +89,24 @@ pub struct FrameSource {
     max_frames: Option<usize>,
     next_index: usize,
     kept: usize,
+    /// The decoder stopped on its own (not at `max_frames`).
+    ended: bool,
+    /// A GIF without its trailer byte: cut short.
+    gif_cut: bool,
 }
 
+/// Stills with more pixels than this are refused before decoding (a 20000×20000 PNG of 1 MB
+/// would need 1.2 GB decoded); 50 megapixels is above any camera's photo.
+pub const MAX_STILL_PIXELS: u64 = 50_000_000;
+
 impl FrameSource {
-    pub fn open(path: &Path, every: usize, max_frames: Option<usize>) -> Result<FrameSource, VideoError> {
-        let meta = std::fs::metadata(path).map_err(|_| VideoError::Missing { path: path.into() })?;
+    pub fn open(
+        path: &Path,
+        every: usize,
+        max_frames: Option<usize>,
+    ) -> Result<FrameSource, VideoError> {
+        let meta =
+            std::fs::metadata(path).map_err(|_| VideoError::Missing { path: path.into() })?;
         if !meta.is_file() {
             return Err(VideoError::Unreadable {
                 path: path.into(),
@@ -114,7 +130,9 @@ impl FrameSource {
             path: path.into(),
             source,
         };
-        let text_like = head[..n].iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+        let text_like = head[..n]
+            .iter()
+            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
         if container == Container::Unknown && text_like {
             return Err(VideoError::Unreadable {
                 path: path.into(),
@@ -138,8 +156,11 @@ impl FrameSource {
             max_frames,
             next_index: 0,
             kept: 0,
+            ended: false,
+            gif_cut: container == Container::Gif && !ends_with_gif_trailer(path),
         };
         if container.is_still() {
+            check_still_size(path)?;
             let img = imgcodecs::imread(path_str, imgcodecs::IMREAD_COLOR).map_err(cv)?;
             if img.empty() {
                 return Err(VideoError::Unreadable {
@@ -165,7 +186,11 @@ impl FrameSource {
             source.fps = 10.0;
         }
         let count = capture.get(videoio::CAP_PROP_FRAME_COUNT).map_err(cv)?;
-        source.frame_count_hint = if count.is_finite() && count > 0.0 { count as usize } else { 0 };
+        source.frame_count_hint = if count.is_finite() && count > 0.0 {
+            count as usize
+        } else {
+            0
+        };
         source.width = capture.get(videoio::CAP_PROP_FRAME_WIDTH).map_err(cv)? as i32;
         source.height = capture.get(videoio::CAP_PROP_FRAME_HEIGHT).map_err(cv)? as i32;
         source.capture = Some(capture);
@@ -174,6 +199,29 @@ impl FrameSource {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What the user should know once the clip is read: it was cut short (a GIF without its
+    /// trailer, or fewer frames than the header announced). The frames read are still used.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let short =
+            self.ended && self.frame_count_hint > 0 && self.next_index < self.frame_count_hint;
+        if short {
+            warnings.push(format!(
+                "{}: the clip ended after {} of the {} frames its header announces (truncated or damaged?); the result covers the frames read",
+                self.path.display(),
+                self.next_index,
+                self.frame_count_hint
+            ));
+        } else if self.gif_cut && self.ended {
+            warnings.push(format!(
+                "{}: the GIF has no end marker: the file is cut short (truncated download?); {} frames were read and the result covers only those",
+                self.path.display(),
+                self.next_index
+            ));
+        }
+        warnings
     }
 
     /// The next kept frame, `None` at the end.
@@ -193,7 +241,10 @@ impl FrameSource {
             return Ok(None);
         };
         let path = self.path.clone();
-        let cv = |source| VideoError::OpenCv { path: path.clone(), source };
+        let cv = |source| VideoError::OpenCv {
+            path: path.clone(),
+            source,
+        };
         loop {
             let index = self.next_index;
             let keep = index % self.every == 0;
@@ -207,6 +258,7 @@ impl FrameSource {
             };
             let Some(bgr) = got else {
                 self.capture = None;
+                self.ended = true;
                 return Ok(None);
             };
             self.next_index += 1;
@@ -222,6 +274,40 @@ impl FrameSource {
     }
 }
 
+/// A complete GIF ends with the trailer byte 0x3B.
+fn ends_with_gif_trailer(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut last = [0u8; 1];
+    std::fs::File::open(path)
+        .and_then(|mut f| {
+            f.seek(SeekFrom::End(-1))?;
+            f.read_exact(&mut last)
+        })
+        .map(|()| last[0] == 0x3B)
+        .unwrap_or(false)
+}
+
+/// Refuses a still whose header announces more than [`MAX_STILL_PIXELS`], before decoding it.
+/// Formats whose header the `image` crate cannot read are left to OpenCV (whose own limit,
+/// `OPENCV_IO_MAX_IMAGE_PIXELS`, is set to the same figure at start-up).
+fn check_still_size(path: &Path) -> Result<(), VideoError> {
+    let Ok((w, h)) = image::image_dimensions(path) else {
+        return Ok(());
+    };
+    let pixels = w as u64 * h as u64;
+    if pixels > MAX_STILL_PIXELS {
+        return Err(VideoError::Unreadable {
+            path: path.into(),
+            message: format!(
+                "{w}×{h} pixels ({:.0} megapixels) is over the limit of {} megapixels for a still; downscale it first",
+                pixels as f64 / 1e6,
+                MAX_STILL_PIXELS / 1_000_000
+            ),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::Container;
@@ -229,8 +315,14 @@ mod tests {
     #[test]
     fn containers_are_told_by_their_first_bytes() {
         assert_eq!(Container::sniff(b"GIF89a\x01\x00"), Container::Gif);
-        assert_eq!(Container::sniff(b"\x00\x00\x00\x20ftypisom"), Container::IsoMedia);
-        assert_eq!(Container::sniff(b"\x00\x00\x00\x14ftypqt  "), Container::IsoMedia);
+        assert_eq!(
+            Container::sniff(b"\x00\x00\x00\x20ftypisom"),
+            Container::IsoMedia
+        );
+        assert_eq!(
+            Container::sniff(b"\x00\x00\x00\x14ftypqt  "),
+            Container::IsoMedia
+        );
         assert_eq!(Container::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Container::Jpeg);
         assert_eq!(Container::sniff(b"hello, I am text"), Container::Unknown);
     }

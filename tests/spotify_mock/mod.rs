@@ -115,7 +115,9 @@ impl Mock {
         self.with(|s| {
             s.log
                 .iter()
-                .filter(|l| l.method == method && l.path.trim_end_matches('/').ends_with(path_suffix))
+                .filter(|l| {
+                    l.method == method && l.path.trim_end_matches('/').ends_with(path_suffix)
+                })
                 .cloned()
                 .collect()
         })
@@ -134,8 +136,16 @@ impl Mock {
 
 fn issue(s: &mut State) -> (String, String) {
     s.issued += 1;
-    let access = format!("mock-access-{}-{:x}", s.issued, 0x5eed_u64.wrapping_mul(s.issued as u64 + 7));
-    let refresh = format!("mock-refresh-{}-{:x}", s.issued, 0xfeed_u64.wrapping_mul(s.issued as u64 + 3));
+    let access = format!(
+        "mock-access-{}-{:x}",
+        s.issued,
+        0x5eed_u64.wrapping_mul(s.issued as u64 + 7)
+    );
+    let refresh = format!(
+        "mock-refresh-{}-{:x}",
+        s.issued,
+        0xfeed_u64.wrapping_mul(s.issued as u64 + 3)
+    );
     s.access_tokens.insert(access.clone());
     s.refresh_tokens.insert(refresh.clone());
     (access, refresh)
@@ -145,7 +155,8 @@ pub fn base64url(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        let n =
+            chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
         for i in 0..=chunk.len() {
             out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -184,7 +195,10 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
-    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; len];
     reader.read_exact(&mut body).ok()?;
     let url = url::Url::parse(&format!("http://mock{target}")).ok()?;
@@ -198,7 +212,9 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
 }
 
 fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
-    let Some(req) = read_request(&stream) else { return };
+    let Some(req) = read_request(&stream) else {
+        return;
+    };
     let (status, headers, body) = {
         let mut s = state.lock().unwrap();
         let answer = route(&mut s, &req, base);
@@ -246,7 +262,11 @@ fn reason(status: u16) -> &'static str {
 type Answer = (u16, Vec<(String, String)>, Value);
 
 fn api_error(status: u16, message: &str) -> Answer {
-    (status, vec![], json!({"error": {"status": status, "message": message}}))
+    (
+        status,
+        vec![],
+        json!({"error": {"status": status, "message": message}}),
+    )
 }
 
 fn route(s: &mut State, req: &Request, base: &str) -> Answer {
@@ -255,13 +275,17 @@ fn route(s: &mut State, req: &Request, base: &str) -> Answer {
         f.times > 0
             && f.method == req.method
             && req.path.ends_with(f.path_suffix)
-            && f.query.is_none_or(|(k, v)| req.query.get(k).map(String::as_str) == Some(v))
+            && f.query
+                .is_none_or(|(k, v)| req.query.get(k).map(String::as_str) == Some(v))
     }) {
         let f = &mut s.faults[i];
         if f.times != usize::MAX {
             f.times -= 1;
         }
-        let headers = f.retry_after.map(|r| vec![("Retry-After".to_string(), r.to_string())]).unwrap_or_default();
+        let headers = f
+            .retry_after
+            .map(|r| vec![("Retry-After".to_string(), r.to_string())])
+            .unwrap_or_default();
         let (status, _, body) = api_error(f.status, "injected fault");
         return (status, headers, body);
     }
@@ -281,7 +305,12 @@ fn route(s: &mut State, req: &Request, base: &str) -> Answer {
     }
     let path = path.trim_end_matches('/');
     let user = user_json(&s.user_id, base);
-    let q = |k: &str, default: usize| req.query.get(k).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let q = |k: &str, default: usize| {
+        req.query
+            .get(k)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
     match (req.method.as_str(), path) {
         ("GET", "me") => (200, vec![], {
             let mut u = user;
@@ -290,7 +319,11 @@ fn route(s: &mut State, req: &Request, base: &str) -> Answer {
         }),
         ("GET", "me/tracks") => {
             let (limit, offset) = (q("limit", 20).min(50), q("offset", 0));
-            (200, vec![], page(base, "me/tracks", &s.liked, limit, offset))
+            (
+                200,
+                vec![],
+                page(base, "me/tracks", &s.liked, limit, offset),
+            )
         }
         ("GET", "audio-features") => match &s.features {
             None => api_error(403, "Forbidden"),
@@ -306,8 +339,16 @@ fn route(s: &mut State, req: &Request, base: &str) -> Answer {
         },
         ("GET", "me/playlists") => {
             let (limit, offset) = (q("limit", 20).min(50), q("offset", 0));
-            let items: Vec<Value> = s.playlists.iter().map(|p| playlist_json(p, base, false)).collect();
-            (200, vec![], page(base, "me/playlists", &items, limit, offset))
+            let items: Vec<Value> = s
+                .playlists
+                .iter()
+                .map(|p| playlist_json(p, base, false))
+                .collect();
+            (
+                200,
+                vec![],
+                page(base, "me/playlists", &items, limit, offset),
+            )
         }
         ("POST", "me/playlists") => {
             let body: Value = serde_json::from_str(&req.body).unwrap_or(Value::Null);
@@ -326,7 +367,10 @@ fn route(s: &mut State, req: &Request, base: &str) -> Answer {
             (201, vec![], playlist_json(&p, base, true))
         }
         (method @ ("PUT" | "POST"), p) if p.starts_with("playlists/") && p.ends_with("/items") => {
-            let id = p.trim_start_matches("playlists/").trim_end_matches("/items").to_string();
+            let id = p
+                .trim_start_matches("playlists/")
+                .trim_end_matches("/items")
+                .to_string();
             let body: Value = serde_json::from_str(&req.body).unwrap_or(Value::Null);
             let Some(uris) = body["uris"].as_array() else {
                 return api_error(400, "Missing uris");
@@ -334,7 +378,10 @@ fn route(s: &mut State, req: &Request, base: &str) -> Answer {
             if uris.len() > 100 {
                 return api_error(400, "Too many ids requested");
             }
-            let uris: Vec<String> = uris.iter().filter_map(|u| u.as_str().map(String::from)).collect();
+            let uris: Vec<String> = uris
+                .iter()
+                .filter_map(|u| u.as_str().map(String::from))
+                .collect();
             let user_id = s.user_id.clone();
             let Some(pl) = s.playlists.iter_mut().find(|x| x.id == id) else {
                 return api_error(404, "Not found");
@@ -347,14 +394,20 @@ fn route(s: &mut State, req: &Request, base: &str) -> Answer {
             } else {
                 pl.uris.extend(uris);
             }
-            (if method == "PUT" { 200 } else { 201 }, vec![], json!({"snapshot_id": format!("snap{}", pl.uris.len())}))
+            (
+                if method == "PUT" { 200 } else { 201 },
+                vec![],
+                json!({"snapshot_id": format!("snap{}", pl.uris.len())}),
+            )
         }
         _ => api_error(404, "Service not found"),
     }
 }
 
 fn token_endpoint(s: &mut State, req: &Request) -> Answer {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(req.body.as_bytes()).into_owned().collect();
+    let form: HashMap<String, String> = url::form_urlencoded::parse(req.body.as_bytes())
+        .into_owned()
+        .collect();
     let grant = form.get("grant_type").cloned().unwrap_or_default();
     s.grants.push(grant.clone());
     let bad = |e: &str, d: &str| (400, vec![], json!({"error": e, "error_description": d}));
@@ -371,7 +424,10 @@ fn token_endpoint(s: &mut State, req: &Request) -> Answer {
             if pkce_challenge(&verifier) != challenge {
                 return bad("invalid_grant", "code_verifier was incorrect");
             }
-            if !form.get("redirect_uri").is_some_and(|r| r.starts_with("http://127.0.0.1:")) {
+            if !form
+                .get("redirect_uri")
+                .is_some_and(|r| r.starts_with("http://127.0.0.1:"))
+            {
                 return bad("invalid_grant", "Invalid redirect URI");
             }
         }
@@ -382,7 +438,12 @@ fn token_endpoint(s: &mut State, req: &Request) -> Answer {
                 return bad("invalid_grant", "Refresh token revoked");
             }
         }
-        _ => return bad("unsupported_grant_type", "grant_type must be authorization_code or refresh_token"),
+        _ => {
+            return bad(
+                "unsupported_grant_type",
+                "grant_type must be authorization_code or refresh_token",
+            )
+        }
     }
     let (access, refresh) = issue(s);
     (
@@ -426,7 +487,8 @@ fn user_json(id: &str, base: &str) -> Value {
 }
 
 fn playlist_json(p: &MockPlaylist, base: &str, full: bool) -> Value {
-    let items_ref = json!({"href": format!("{base}/v1/playlists/{}/items", p.id), "total": p.uris.len()});
+    let items_ref =
+        json!({"href": format!("{base}/v1/playlists/{}/items", p.id), "total": p.uris.len()});
     let mut v = json!({
         "collaborative": false,
         "description": p.description,

@@ -1,0 +1,87 @@
+use crate::cli::{InferArgs, SongSource};
+use anyhow::Result;
+use workbench::infer;
+use workbench::vision::{faces::DetectorParams, tracker::TrackerParams};
+
+pub fn run(args: InferArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let json = args.json;
+    let outcome = infer::run(&options(args))?;
+    let r = &outcome.result;
+    tracing::info!(
+        "load {:.3} s, decode {:.3} s, detect {:.3} s, classify {:.3} s, report {:.3} s",
+        r.timing.load_s,
+        r.timing.decode_s,
+        r.timing.detect_s,
+        r.timing.classify_s,
+        r.timing.report_s
+    );
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+    } else {
+        println!("{}", r.verdict.sentence);
+        for s in &r.recommendations {
+            println!(
+                "{:>3}. {} — {}{}",
+                s.rank,
+                if s.name.is_empty() {
+                    "(no name)"
+                } else {
+                    &s.name
+                },
+                s.artists,
+                s.url.as_ref().map(|u| format!("  {u}")).unwrap_or_default()
+            );
+        }
+    }
+    eprintln!(
+        "{} frames sampled, {} with a face: {:.1} frames/s (decode + detect + classify); {:.2} s in all; peak memory {:.0} MiB{}",
+        r.clip.frames_sampled,
+        r.clip.frames_with_face,
+        r.timing.frames_per_s,
+        started.elapsed().as_secs_f64(),
+        workbench::artifacts::peak_rss_mib().unwrap_or(0.0),
+        outcome
+            .report_dir
+            .as_ref()
+            .map(|d| format!("\nreport: {}", d.join("index.html").display()))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn options(args: InferArgs) -> infer::InferOptions {
+    infer::InferOptions {
+        clip: args.clip,
+        model: args.model,
+        songs: args.songs,
+        every: args.every,
+        max_frames: args.max_frames,
+        largest_face: args.largest_face,
+        key_every: args.key_every,
+        detector: DetectorParams {
+            cascade: args.cascade,
+            min_face: args.min_face,
+            detect_width: args.detect_width,
+            scale_factor: args.scale_factor,
+            ..Default::default()
+        },
+        tracker: TrackerParams {
+            min_frames: args.min_track_frames,
+            ..Default::default()
+        },
+        ema_alpha: args.ema,
+        uncertain_margin: args.uncertain_margin,
+        top: args.top,
+        seed: args.seed,
+        library: (args.from == SongSource::Liked).then_some(args.library),
+        batch_size: args.batch_size,
+        backend: args.backend,
+        reports_dir: args.reports_dir,
+        write_report: !args.no_report,
+        command: super::command_line(),
+    }
+}
