@@ -1,8 +1,11 @@
 //! workbench: emotion-aware music recommendation, measured.
 //!
-//! Data flows one way: FER2013 → `fer` (train, evaluate, export a model with its card). Each
-//! stage reads its inputs and writes its artifacts; the artifacts (model cards, run reports) are
-//! the contracts between commands.
+//! Data flows one way through artifacts, which are the contracts between stages:
+//! FER2013 → `fer` (train, evaluate, export a model with its checked card) · song tables →
+//! `tracks` (k-means mood clusters → `song-clusters.json`) · a clip → `vision` (frames, faces,
+//! face tracks) → `infer` (the FER model per face → a mood → songs from the song model) →
+//! `report` (charts, pages). `spotify` is optional (login, liked songs, playlists).
+//! `artifacts` makes every output complete-or-absent, never replaced without `--force`.
 
 pub mod artifacts;
 pub mod backend;

@@ -57,7 +57,7 @@ fn options(args: InferArgs) -> infer::InferOptions {
     infer::InferOptions {
         clip: args.clip,
         model: args.model,
-        songs: args.songs,
+        song_model: args.songs,
         every: args.every,
         max_frames: args.max_frames,
         largest_face: args.largest_face,

@@ -161,7 +161,49 @@ pub enum CardError {
     Replace(#[from] artifacts::WouldReplace),
 }
 
+impl DataSpec {
+    /// The data a model was measured on: all of it, or `subset_per_class` faces per class.
+    pub fn of(fer: &crate::fer::data::Fer2013, subset_per_class: Option<usize>) -> DataSpec {
+        DataSpec {
+            source: fer.source.clone(),
+            training: fer.training.len(),
+            public_test: fer.public_test.len(),
+            private_test: fer.private_test.len(),
+            subset_per_class,
+            skipped_rows: fer.skipped.len(),
+        }
+    }
+}
+
 impl ModelCard {
+    /// The one way a card is made (training and `ensemble-fer`): what is derived from the
+    /// settings (labels, input, preprocessing, weights file) is filled in here; the digests are
+    /// added by [`export`], which seals the card with the weights it writes.
+    pub fn new(
+        name: &str,
+        model: ModelConfig,
+        parameters: usize,
+        metrics: CardMetrics,
+        data: DataSpec,
+        training: TrainingProvenance,
+    ) -> ModelCard {
+        ModelCard {
+            schema: CARD_SCHEMA.into(),
+            name: name.into(),
+            weights: format!("{name}.bpk"),
+            weights_sha256: None,
+            model_sha256: None,
+            labels: Emotion::names(),
+            parameters,
+            input: ModelCard::input_spec(&model),
+            preprocessing: ModelCard::preprocessing_spec(&model),
+            model,
+            metrics,
+            data,
+            training,
+        }
+    }
+
     pub fn input_spec(config: &ModelConfig) -> InputSpec {
         InputSpec {
             shape: [1, 1, config.input_size, config.input_size],

@@ -651,8 +651,7 @@ mod tests {
 
         // The same faces as PNG files in the image-folder layout.
         let root = dir.path().join("folders");
-        for (i, split_dir, prefix) in [(0, "train", "Training"), (1, "test", "PrivateTest")] {
-            let _ = i;
+        for (split_dir, prefix) in [("train", "Training"), ("test", "PrivateTest")] {
             for k in 0..faces.len() {
                 let label_dir = root.join(split_dir).join(faces.label(k).name());
                 fs::create_dir_all(&label_dir).unwrap();

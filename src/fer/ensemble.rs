@@ -5,19 +5,18 @@
 
 use crate::artifacts;
 use crate::backend::Backend;
-use crate::emotion::Emotion;
 use crate::fer::card::{
     self, CardMetrics, DataSpec, EvalSummary, InitSource, ModelCard, TrainingProvenance,
-    CARD_SCHEMA,
 };
 use crate::fer::config::is_model_name;
-use crate::fer::data::Split;
+use crate::fer::data::{Fer2013, Split};
 use crate::fer::eval_fer::read_with_spinner;
 use crate::fer::evaluate::{self, Tta};
 use crate::fer::model::{Arch, FerNet, ModelConfig};
 use crate::fer::run_report::{self, EvalRecord};
 use crate::fer::train::{resolve_data_path, save_record};
 use anyhow::{bail, Result};
+use burn::prelude::Device;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -82,133 +81,15 @@ pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
     check_options(o)?;
     let started = std::time::Instant::now();
     let device = o.backend.device().map_err(anyhow::Error::msg)?;
-    // Every member is read (card, weights) before any data or work.
-    let mut configs = Vec::new();
-    let mut nets = Vec::new();
-    let mut sources = Vec::new();
-    let mut cards = Vec::new();
-    for path in &o.members {
-        let (member, net) = card::load_model(path, &device)?;
-        if member.model.arch == Arch::Ensemble {
-            bail!(
-                "{}: is itself an ensemble; list its members instead",
-                path.display()
-            );
-        }
-        sources.push(InitSource {
-            card: path.display().to_string(),
-            weights_sha256: artifacts::sha256_file(&member.weights_path(path))?,
-            public_test_accuracy: member.metrics.public_test.accuracy,
-            private_test_accuracy: member.metrics.private_test.accuracy,
-        });
-        configs.push(member.model.clone());
-        nets.push(net);
-        cards.push(member);
-    }
-    let config = ModelConfig::ensemble(configs);
-    if let Err(message) = config.check() {
-        bail!("these members cannot form an ensemble: {message}");
-    }
-    let model = FerNet::Ensemble(nets);
-
-    let data_path = resolve_data_path(
-        o.data.as_deref(),
-        Some(cards[0].data.source.path.as_path()).filter(|p| p.exists()),
-    )?;
-    let fer = read_with_spinner(&data_path, o.skip_bad_rows)?;
-    for (path, member) in o.members.iter().zip(&cards) {
-        if member.data.source.sha256 != fer.source.sha256 {
-            eprintln!(
-                "note: {} was trained on a file with sha256 {}, not {} (sha256 {})",
-                path.display(),
-                &member.data.source.sha256[..12.min(member.data.source.sha256.len())],
-                data_path.display(),
-                &fer.source.sha256[..12]
-            );
-        }
-    }
-
-    // PublicTest decides whether the ensemble is worth shipping; PrivateTest is measured once.
-    let prep = config.preprocessing();
-    let mut evals = Vec::new();
-    for split in [Split::PublicTest, Split::PrivateTest] {
-        let faces = fer.split(split);
-        if faces.is_empty() {
-            bail!("{}: the {split} split is empty", data_path.display());
-        }
-        let metrics = evaluate::measure(
-            &model,
-            faces,
-            &prep,
-            Tta::None,
-            o.batch_size,
-            &device,
-            split.usage(),
-        );
-        println!(
-            "{split} — ensemble of {}:\n{}",
-            o.members.len(),
-            metrics.table()
-        );
-        evals.push(EvalRecord::new(
-            split,
-            Tta::None,
-            metrics,
-            &fer.source,
-            &o.command,
-        ));
-    }
-
+    let members = load_members(o, &device)?;
+    let (fer, data_path) = read_data(o, &members.cards)?;
+    let mut evals = measure(o, &members, &fer, &data_path, &device)?;
     let (run_id, run_dir) = artifacts::reserve_run_dir(&o.reports_dir.join("fer"), &o.name)?;
     let described = description(o);
-    let mut card = ModelCard {
-        schema: CARD_SCHEMA.into(),
-        name: o.name.clone(),
-        weights: format!("{}.bpk", o.name),
-        weights_sha256: None,
-        model_sha256: None,
-        labels: Emotion::names(),
-        parameters: model.parameter_count(),
-        input: ModelCard::input_spec(&config),
-        preprocessing: ModelCard::preprocessing_spec(&config),
-        model: config,
-        metrics: CardMetrics {
-            selected_on: "PublicTest".into(),
-            // Nothing is trained here; each member's epoch was chosen on its own run.
-            best_epoch: 0,
-            public_test: EvalSummary::new("PublicTest", "none", &evals[0].metrics),
-            private_test: EvalSummary::new("PrivateTest", "none", &evals[1].metrics),
-        },
-        data: DataSpec {
-            source: fer.source.clone(),
-            training: fer.training.len(),
-            public_test: fer.public_test.len(),
-            private_test: fer.private_test.len(),
-            subset_per_class: None,
-            skipped_rows: fer.skipped.len(),
-        },
-        training: TrainingProvenance {
-            run_id: run_id.clone(),
-            config: described.clone(),
-            seed: 0,
-            epochs_planned: 0,
-            epochs_run: cards.iter().map(|c| c.training.epochs_run).sum(),
-            // The members' training time: what the ensemble cost to make.
-            wall_time_s: cards.iter().map(|c| c.training.wall_time_s).sum::<f64>()
-                + started.elapsed().as_secs_f64(),
-            backend: o.backend.describe(),
-            git_commit: artifacts::git_commit(),
-            workbench_version: env!("CARGO_PKG_VERSION").into(),
-            created: artifacts::utc_rfc3339(),
-            command: o.command.clone(),
-            init_from: None,
-            members: sources,
-        },
-    };
-
+    let mut card = ensemble_card(o, &members, &fer, &evals, &run_id, started);
     // Weights, then the card that names them; the run directory is built aside and renamed.
     let exported = card::export(&o.models_dir, &mut card, o.force, |to| {
-        save_record(&model, to)
+        save_record(&members.model, to)
     })
     .inspect_err(|_| {
         let _ = std::fs::remove_dir(&run_dir); // the empty reservation
@@ -229,4 +110,149 @@ pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
         replaced: exported.replaced,
         report: run_dir.join("index.html"),
     })
+}
+
+/// The members, read (card, weights) before any data or work, joined into one network.
+struct Members {
+    config: ModelConfig,
+    model: FerNet,
+    sources: Vec<InitSource>,
+    cards: Vec<ModelCard>,
+}
+
+fn load_members(o: &EnsembleOptions, device: &Device) -> Result<Members> {
+    let (mut configs, mut nets, mut sources, mut cards) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for path in &o.members {
+        let (member, net) = card::load_model(path, device)?;
+        if member.model.arch == Arch::Ensemble {
+            bail!(
+                "{}: is itself an ensemble; list its members instead",
+                path.display()
+            );
+        }
+        sources.push(InitSource {
+            card: path.display().to_string(),
+            weights_sha256: artifacts::sha256_file(&member.weights_path(path))?,
+            public_test_accuracy: member.metrics.public_test.accuracy,
+            private_test_accuracy: member.metrics.private_test.accuracy,
+        });
+        configs.push(member.model.clone());
+        nets.push(net);
+        cards.push(member);
+    }
+    let config = ModelConfig::ensemble(configs);
+    if let Err(message) = config.check() {
+        bail!("these members cannot form an ensemble: {message}");
+    }
+    Ok(Members {
+        config,
+        model: FerNet::Ensemble(nets),
+        sources,
+        cards,
+    })
+}
+
+/// FER2013 from --data or the first member's training file; a note for each member trained on
+/// another file.
+fn read_data(o: &EnsembleOptions, cards: &[ModelCard]) -> Result<(Fer2013, PathBuf)> {
+    let data_path = resolve_data_path(
+        o.data.as_deref(),
+        Some(cards[0].data.source.path.as_path()).filter(|p| p.exists()),
+    )?;
+    let fer = read_with_spinner(&data_path, o.skip_bad_rows)?;
+    for (path, member) in o.members.iter().zip(cards) {
+        if member.data.source.sha256 != fer.source.sha256 {
+            eprintln!(
+                "note: {} was trained on a file with sha256 {}, not {} (sha256 {})",
+                path.display(),
+                &member.data.source.sha256[..12.min(member.data.source.sha256.len())],
+                data_path.display(),
+                &fer.source.sha256[..12]
+            );
+        }
+    }
+    Ok((fer, data_path))
+}
+
+/// PublicTest decides whether the ensemble is worth shipping; PrivateTest is measured once.
+fn measure(
+    o: &EnsembleOptions,
+    members: &Members,
+    fer: &Fer2013,
+    data_path: &Path,
+    device: &Device,
+) -> Result<Vec<EvalRecord>> {
+    let prep = members.config.preprocessing();
+    let mut evals = Vec::new();
+    for split in [Split::PublicTest, Split::PrivateTest] {
+        let faces = fer.split(split);
+        if faces.is_empty() {
+            bail!("{}: the {split} split is empty", data_path.display());
+        }
+        let metrics = evaluate::measure(
+            &members.model,
+            faces,
+            &prep,
+            Tta::None,
+            o.batch_size,
+            device,
+            split.usage(),
+        );
+        println!(
+            "{split} — ensemble of {}:\n{}",
+            o.members.len(),
+            metrics.table()
+        );
+        evals.push(EvalRecord::new(
+            split,
+            Tta::None,
+            metrics,
+            &fer.source,
+            &o.command,
+        ));
+    }
+    Ok(evals)
+}
+
+/// The ensemble's card: its members, its own metrics, and what it cost (the members' training).
+fn ensemble_card(
+    o: &EnsembleOptions,
+    members: &Members,
+    fer: &Fer2013,
+    evals: &[EvalRecord],
+    run_id: &str,
+    started: std::time::Instant,
+) -> ModelCard {
+    let cards = &members.cards;
+    ModelCard::new(
+        &o.name,
+        members.config.clone(),
+        members.model.parameter_count(),
+        CardMetrics {
+            selected_on: "PublicTest".into(),
+            // Nothing is trained here; each member's epoch was chosen on its own run.
+            best_epoch: 0,
+            public_test: EvalSummary::new("PublicTest", "none", &evals[0].metrics),
+            private_test: EvalSummary::new("PrivateTest", "none", &evals[1].metrics),
+        },
+        DataSpec::of(fer, None),
+        TrainingProvenance {
+            run_id: run_id.into(),
+            config: description(o),
+            seed: 0,
+            epochs_planned: 0,
+            epochs_run: cards.iter().map(|c| c.training.epochs_run).sum(),
+            // The members' training time: what the ensemble cost to make.
+            wall_time_s: cards.iter().map(|c| c.training.wall_time_s).sum::<f64>()
+                + started.elapsed().as_secs_f64(),
+            backend: o.backend.describe(),
+            git_commit: artifacts::git_commit(),
+            workbench_version: env!("CARGO_PKG_VERSION").into(),
+            created: artifacts::utc_rfc3339(),
+            command: o.command.clone(),
+            init_from: None,
+            members: members.sources.clone(),
+        },
+    )
 }

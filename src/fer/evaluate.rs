@@ -12,7 +12,7 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 /// Test-time augmentation: several views of each face, their probabilities averaged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tta {
     /// The face as it is.

@@ -1,6 +1,6 @@
 //! The one path from a grey face crop to model input. Training, evaluation, test-time
-//! augmentation and (later) clip inference all call [`Preprocessing::write_input`], and the
-//! settings travel in the model card, so inference can never preprocess differently.
+//! augmentation and `infer` (faces cropped from clips) all call [`Preprocessing::write_input`],
+//! and the settings travel in the model card, so inference can never preprocess differently.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -212,6 +212,21 @@ pub fn write_index(dir: &Path, run_data_sha256: &str) -> Result<()> {
     };
     let evals = read_evals(dir, run_data_sha256)?;
 
+    summary_section(&mut page, &evals, run_data_sha256);
+    training_section(&mut page, &history);
+    for (stem, e) in &evals {
+        eval_section(&mut page, stem, e, run_data_sha256);
+    }
+    if let Ok(config) = std::fs::read_to_string(dir.join("config.toml")) {
+        page.heading(2, "Experiment config");
+        page.code_block(&config);
+    }
+    artifacts::write_atomic(&dir.join("index.html"), page.finish().as_bytes())?;
+    Ok(())
+}
+
+/// One row per evaluation: split, test-time augmentation, accuracy, and which data.
+fn summary_section(page: &mut Page, evals: &[(String, EvalRecord)], run_data_sha256: &str) {
     if !evals.is_empty() {
         page.heading(2, "Summary");
         let rows: Vec<Vec<String>> = evals
@@ -240,7 +255,10 @@ pub fn write_index(dir: &Path, run_data_sha256: &str) -> Result<()> {
         );
         page.muted("The weights (an epoch, or an ensemble's members) were chosen on PublicTest; PrivateTest is measured once, on those weights.");
     }
+}
 
+/// The curves and the per-epoch table.
+fn training_section(page: &mut Page, history: &[EpochRecord]) {
     if !history.is_empty() {
         page.heading(2, "Training");
         page.image(CURVES, "loss and accuracy per epoch, train and PublicTest");
@@ -273,51 +291,45 @@ pub fn write_index(dir: &Path, run_data_sha256: &str) -> Result<()> {
             &rows,
         );
     }
+}
 
-    for (stem, e) in &evals {
-        page.heading(
-            2,
-            &format!(
-                "{} — test-time augmentation: {} — {}",
-                e.split,
-                e.tta.name(),
-                data_label(e, run_data_sha256)
-            ),
-        );
-        page.paragraph(&format!(
-            "accuracy {:.2} %, macro-F1 {:.4}, on {} faces; model card {}; data {}",
-            100.0 * e.metrics.accuracy,
-            e.metrics.macro_f1,
-            e.metrics.n,
-            e.model_card,
-            e.data_note()
-        ));
-        page.code_block(&e.command);
-        let rows: Vec<Vec<String>> = e
-            .metrics
-            .per_class
-            .iter()
-            .map(|c| {
-                vec![
-                    c.emotion.name().into(),
-                    format!("{:.3}", c.precision),
-                    format!("{:.3}", c.recall),
-                    format!("{:.3}", c.f1),
-                    c.support.to_string(),
-                ]
-            })
-            .collect();
-        page.table(&["class", "precision", "recall", "F1", "support"], &rows);
-        page.image(
-            &confusion_png(stem),
-            &format!("normalised confusion matrix, {}", e.split),
-        );
-    }
-
-    if let Ok(config) = std::fs::read_to_string(dir.join("config.toml")) {
-        page.heading(2, "Experiment config");
-        page.code_block(&config);
-    }
-    artifacts::write_atomic(&dir.join("index.html"), page.finish().as_bytes())?;
-    Ok(())
+/// One evaluation: its figures, command, per-class table and confusion matrix.
+fn eval_section(page: &mut Page, stem: &str, e: &EvalRecord, run_data_sha256: &str) {
+    page.heading(
+        2,
+        &format!(
+            "{} — test-time augmentation: {} — {}",
+            e.split,
+            e.tta.name(),
+            data_label(e, run_data_sha256)
+        ),
+    );
+    page.paragraph(&format!(
+        "accuracy {:.2} %, macro-F1 {:.4}, on {} faces; model card {}; data {}",
+        100.0 * e.metrics.accuracy,
+        e.metrics.macro_f1,
+        e.metrics.n,
+        e.model_card,
+        e.data_note()
+    ));
+    page.code_block(&e.command);
+    let rows: Vec<Vec<String>> = e
+        .metrics
+        .per_class
+        .iter()
+        .map(|c| {
+            vec![
+                c.emotion.name().into(),
+                format!("{:.3}", c.precision),
+                format!("{:.3}", c.recall),
+                format!("{:.3}", c.f1),
+                c.support.to_string(),
+            ]
+        })
+        .collect();
+    page.table(&["class", "precision", "recall", "F1", "support"], &rows);
+    page.image(
+        &confusion_png(stem),
+        &format!("normalised confusion matrix, {}", e.split),
+    );
 }

@@ -7,10 +7,8 @@
 
 use crate::artifacts;
 use crate::backend::Backend;
-use crate::emotion::Emotion;
 use crate::fer::card::{
     self, CardMetrics, DataSpec, EvalSummary, InitSource, ModelCard, TrainingProvenance,
-    CARD_SCHEMA,
 };
 use crate::fer::config::{Experiment, OptimizerKind, ScheduleKind};
 use crate::fer::data::{self, FaceSet, Fer2013, LoadOptions, Split, PIXELS};
@@ -379,24 +377,17 @@ fn model_card(
 ) -> ModelCard {
     let name = &experiment.name;
     let t = &experiment.training;
-    ModelCard {
-        schema: CARD_SCHEMA.into(),
-        name: name.clone(),
-        weights: format!("{name}.bpk"),
-        weights_sha256: None,
-        model_sha256: None,
-        labels: Emotion::names(),
-        model: experiment.model.clone(),
+    ModelCard::new(
+        name,
+        experiment.model.clone(),
         parameters,
-        input: ModelCard::input_spec(&experiment.model),
-        preprocessing: ModelCard::preprocessing_spec(&experiment.model),
-        metrics: CardMetrics {
+        CardMetrics {
             selected_on: "PublicTest".into(),
             best_epoch: state.best_epoch,
             public_test: EvalSummary::new("PublicTest", "none", &evals[0].metrics),
             private_test: EvalSummary::new("PrivateTest", "none", &evals[1].metrics),
         },
-        data: DataSpec {
+        DataSpec {
             source: data.source.clone(),
             training: data.training.len(),
             public_test: data.public_test.len(),
@@ -404,7 +395,7 @@ fn model_card(
             subset_per_class: experiment.data.subset_per_class,
             skipped_rows: data.skipped,
         },
-        training: TrainingProvenance {
+        TrainingProvenance {
             run_id: run_id.into(),
             config: experiment.to_toml(),
             seed: experiment.seed,
@@ -419,7 +410,7 @@ fn model_card(
             init_from: state.init_from.clone(),
             members: Vec::new(),
         },
-    }
+    )
 }
 
 /// Loads the warm-start weights named by `training.init_from` into `model`, checking that the

@@ -35,7 +35,8 @@ pub const RESULT_SCHEMA: &str = "workbench/infer-result/v2";
 pub struct InferOptions {
     pub clip: PathBuf,
     pub model: PathBuf,
-    pub songs: PathBuf,
+    /// The song model (`song-clusters.json`) whose playlists the songs come from.
+    pub song_model: PathBuf,
     pub every: usize,
     pub max_frames: Option<usize>,
     pub largest_face: bool,
@@ -239,7 +240,7 @@ fn load(o: &InferOptions) -> Result<Loaded> {
     let started = Instant::now();
     let device = o.backend.device().map_err(anyhow::Error::msg)?;
     let (card, model) = card::load_model(&o.model, &device)?;
-    let songs = SongClusters::read(&o.songs)?;
+    let songs = SongClusters::read(&o.song_model)?;
     let library = match &o.library {
         Some(path) => Some(crate::spotify::library::read_placed(&songs, path)?.tracks),
         None => None,
@@ -525,7 +526,7 @@ fn recommend_songs(
     let songs = &l.songs;
     let catalogue = format!(
         "{} ({} per-mood playlists of the {} catalogue)",
-        o.songs.display(),
+        o.song_model.display(),
         songs.playlists.len(),
         songs.dataset.schema.describe()
     );
@@ -555,7 +556,7 @@ fn recommend_songs(
                         "your liked songs, {} ({} of them placed in {m} by {})",
                         path.display(),
                         mine.len(),
-                        o.songs.display()
+                        o.song_model.display()
                     ),
                 )
             }
@@ -730,7 +731,7 @@ fn provenance(o: &InferOptions, card: &ModelCard, songs: &SongClusters) -> Resul
         model_private_test_accuracy: card.metrics.private_test.accuracy,
         model_weights_sha256: artifacts::sha256_file(&weights)
             .with_context(|| format!("hashing {}", weights.display()))?,
-        songs: o.songs.display().to_string(),
+        songs: o.song_model.display().to_string(),
         songs_dataset: songs.dataset.path.clone(),
         songs_dataset_sha256: songs.dataset.sha256.clone(),
         backend: o.backend.describe(),

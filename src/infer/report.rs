@@ -100,21 +100,47 @@ fn build(
     write_frames_csv(&dir.join("frames.csv"), records)?;
     let has_faces = records.iter().any(|r| r.kept);
     if has_faces {
-        timeline(&dir.join("timeline.png"), records)?;
-        let labels: Vec<String> = Emotion::ALL.iter().map(|e| e.name().to_string()).collect();
-        let colours: Vec<_> = Emotion::ALL.iter().map(|&e| emotion_colour(e)).collect();
-        plots::bar_chart(
-            &dir.join("shares.png"),
-            "Share of face-frames by top emotion",
-            "share",
-            &labels,
-            &result.overall.share,
-            &colours,
-        )?;
+        charts(dir, result, records)?;
     }
     annotated_gif(&dir.join("annotated.gif"), records, keeper, result.clip.fps)?;
-
     let mut page = Page::new(&format!("workbench infer: {}", result.clip.path));
+    summary_section(&mut page, result);
+    emotions_section(&mut page, result, has_faces);
+    page.heading(2, "Frames");
+    page.image(
+        "annotated.gif",
+        "sampled frames with the faces found and their top emotion",
+    );
+    page.muted(
+        "Boxes: green for faces that count, grey for detections the false-face rule dropped.",
+    );
+    faces_section(&mut page, result);
+    songs_section(&mut page, result);
+    provenance_section(&mut page, result);
+    artifacts::write_atomic(&dir.join("index.html"), page.finish().as_bytes())?;
+    result.timing.report_s = started.elapsed().as_secs_f64();
+    artifacts::write_json_atomic(&dir.join("result.json"), result)?;
+    Ok(())
+}
+
+/// The emotion timeline and the shares of top emotions.
+fn charts(dir: &Path, result: &InferResult, records: &[FaceRecord]) -> Result<()> {
+    timeline(&dir.join("timeline.png"), records)?;
+    let labels: Vec<String> = Emotion::ALL.iter().map(|e| e.name().to_string()).collect();
+    let colours: Vec<_> = Emotion::ALL.iter().map(|&e| emotion_colour(e)).collect();
+    plots::bar_chart(
+        &dir.join("shares.png"),
+        "Share of face-frames by top emotion",
+        "share",
+        &labels,
+        &result.overall.share,
+        &colours,
+    )?;
+    Ok(())
+}
+
+/// The verdict, what was read, and the warnings.
+fn summary_section(page: &mut Page, result: &InferResult) {
     page.raw(&format!("<h2>{}</h2>\n", escape(&result.verdict.sentence)));
     page.muted(&format!(
         "{} · {}×{} · {:.2} fps · {} frames sampled (every {}), {} with a face · {:.1} s of clip",
@@ -130,6 +156,9 @@ fn build(
     for w in &result.warnings {
         page.paragraph(&format!("Warning: {w}"));
     }
+}
+
+fn emotions_section(page: &mut Page, result: &InferResult, has_faces: bool) {
     if has_faces {
         page.heading(2, "Emotions over time");
         page.paragraph(&format!(
@@ -164,15 +193,9 @@ fn build(
             "No face was found in any sampled frame, so there is no emotion timeline and no mood.",
         );
     }
-    page.heading(2, "Frames");
-    page.image(
-        "annotated.gif",
-        "sampled frames with the faces found and their top emotion",
-    );
-    page.muted(
-        "Boxes: green for faces that count, grey for detections the false-face rule dropped.",
-    );
+}
 
+fn faces_section(page: &mut Page, result: &InferResult) {
     page.heading(2, "Faces");
     if result.faces.is_empty() {
         page.paragraph("No detections.");
@@ -218,7 +241,9 @@ fn build(
             result.settings.false_face_rule
         ));
     }
+}
 
+fn songs_section(page: &mut Page, result: &InferResult) {
     page.heading(2, "Songs");
     if result.recommendations.is_empty() {
         page.paragraph("No songs: there is no mood to match.");
@@ -262,7 +287,9 @@ fn build(
         html.push_str("</table>\n");
         page.raw(&html);
     }
+}
 
+fn provenance_section(page: &mut Page, result: &InferResult) {
     page.heading(2, "Provenance");
     let p = &result.provenance;
     page.table(
@@ -285,11 +312,6 @@ fn build(
     page.raw(
         "<p><a href=\"frames.csv\">frames.csv</a> · <a href=\"result.json\">result.json</a></p>\n",
     );
-
-    artifacts::write_atomic(&dir.join("index.html"), page.finish().as_bytes())?;
-    result.timing.report_s = started.elapsed().as_secs_f64();
-    artifacts::write_json_atomic(&dir.join("result.json"), result)?;
-    Ok(())
 }
 
 fn write_frames_csv(path: &Path, records: &[FaceRecord]) -> Result<()> {

@@ -125,35 +125,7 @@ pub fn sync(
         let mut same_name = mine.iter().filter(|p| p.name == group.name);
         let existing = same_name.next();
         duplicates.extend(same_name.map(|p| format!("{} ({})", p.name, p.id.id())));
-        let (id, url, action) = match (existing, options.dry_run) {
-            (Some(p), true) => (None, Some(playlist_url(p.id.id())), Action::WouldUpdate),
-            (None, true) => (None, None, Action::WouldCreate),
-            (Some(p), false) => (
-                Some(p.id.clone_static()),
-                Some(playlist_url(p.id.id())),
-                Action::Updated,
-            ),
-            (None, false) => {
-                let created = session.call("POST me/playlists", |c| {
-                    c.user_playlist_create(
-                        me.id.as_ref(),
-                        &group.name,
-                        Some(false),
-                        Some(false),
-                        Some(&format!(
-                            "Your liked songs that sound {}: placed by the workbench song model, nearest the mood first. Rewritten by `workbench spotify playlists`.",
-                            group.mood
-                        )),
-                    )
-                })?;
-                let url = created
-                    .external_urls
-                    .get("spotify")
-                    .cloned()
-                    .unwrap_or_else(|| playlist_url(created.id.id()));
-                (Some(created.id.clone_static()), Some(url), Action::Created)
-            }
-        };
+        let (id, url, action) = target(&session, &me.id, group, existing, options.dry_run)?;
         if let Some(id) = id {
             replace_items(&session, &id, &group.tracks)?;
         }
@@ -171,6 +143,47 @@ pub fn sync(
         playlists,
         duplicates,
         logged_in: true,
+    })
+}
+
+/// Where a mood's songs go: the user's playlist of that name (updated), a new private one
+/// (created), or, on a dry run, what would happen. Returns the playlist to fill (none on a dry
+/// run), its URL and the action.
+fn target(
+    session: &Session,
+    me: &rspotify::model::UserId<'_>,
+    group: &MoodSongs,
+    existing: Option<&SimplifiedPlaylist>,
+    dry_run: bool,
+) -> Result<(Option<PlaylistId<'static>>, Option<String>, Action), ImportError> {
+    Ok(match (existing, dry_run) {
+        (Some(p), true) => (None, Some(playlist_url(p.id.id())), Action::WouldUpdate),
+        (None, true) => (None, None, Action::WouldCreate),
+        (Some(p), false) => (
+            Some(p.id.clone_static()),
+            Some(playlist_url(p.id.id())),
+            Action::Updated,
+        ),
+        (None, false) => {
+            let created = session.call("POST me/playlists", |c| {
+                c.user_playlist_create(
+                    me.as_ref(),
+                    &group.name,
+                    Some(false),
+                    Some(false),
+                    Some(&format!(
+                        "Your liked songs that sound {}: placed by the workbench song model, nearest the mood first. Rewritten by `workbench spotify playlists`.",
+                        group.mood
+                    )),
+                )
+            })?;
+            let url = created
+                .external_urls
+                .get("spotify")
+                .cloned()
+                .unwrap_or_else(|| playlist_url(created.id.id()));
+            (Some(created.id.clone_static()), Some(url), Action::Created)
+        }
     })
 }
 

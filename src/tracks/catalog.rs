@@ -334,16 +334,57 @@ fn string_column<'a>(
 
 /// Reads `path` and keeps the rows that have every one of `features` in range.
 pub fn read_catalog(path: &Path, features: &[String]) -> Result<Catalog, CatalogError> {
+    check_features(features)?;
+    let (bytes, sha256) = read_bytes(path)?;
+    let (df, columns) = read_table(path, bytes, features)?;
+    let values = parse_features(&df, path, features)?;
+    let texts = TextColumns::find(&df, &columns, path)?;
+    let (tracks, kept_rows, dropped) = keep_rows(features, &values, &texts);
+    let rows_read = df.height();
+    if kept_rows.is_empty() {
+        return Err(no_usable_rows(path, rows_read, &dropped));
+    }
+    let mut matrix = Array2::zeros((kept_rows.len(), features.len()));
+    for (r, &i) in kept_rows.iter().enumerate() {
+        for (c, col) in values.iter().enumerate() {
+            matrix[[r, c]] = col[i].expect("kept rows have every feature");
+        }
+    }
+    Ok(Catalog {
+        source: CatalogSource {
+            path: path.display().to_string(),
+            sha256,
+            schema: Schema::detect(&columns),
+            rows_read,
+            rows_used: kept_rows.len(),
+            dropped,
+        },
+        feature_names: features.to_vec(),
+        features: matrix,
+        tracks,
+    })
+}
+
+fn check_features(features: &[String]) -> Result<(), CatalogError> {
     if features.is_empty() {
         return Err(CatalogError::NoFeatures);
     }
     let mut seen = HashSet::new();
-    for f in features {
-        if !seen.insert(f.as_str()) {
-            return Err(CatalogError::DuplicateFeature(f.clone()));
-        }
+    match features.iter().find(|f| !seen.insert(f.as_str())) {
+        Some(f) => Err(CatalogError::DuplicateFeature(f.clone())),
+        None => Ok(()),
     }
-    let (bytes, sha256) = read_bytes(path)?;
+}
+
+/// The table as text columns, and the header's column names. Only the columns used are read
+/// (wide tables hold long text columns nobody needs), every one as text (infer length 0):
+/// numbers are parsed later, so a bad value is reported with its line instead of silently
+/// turning a column into text.
+fn read_table(
+    path: &Path,
+    bytes: Vec<u8>,
+    features: &[String],
+) -> Result<(DataFrame, Vec<String>), CatalogError> {
     let csv_err = |message: String| CatalogError::Csv {
         path: path.into(),
         message,
@@ -357,34 +398,7 @@ pub fn read_catalog(path: &Path, features: &[String]) -> Result<Catalog, Catalog
             "line {line} has {found} fields but the header has {expected} (a stray separator or quote?)"
         )));
     }
-    // Only the columns used are read (wide tables hold long text columns nobody needs), every
-    // one as text (infer length 0): numbers are parsed below, so a bad value is reported with
-    // its line instead of silently turning a column into text.
     let columns = header_names(&bytes, separator);
-    let used: Vec<PlSmallStr> = columns
-        .iter()
-        .filter(|c| {
-            features.contains(c)
-                || [
-                    &ID_COLUMNS[..],
-                    &NAME_COLUMNS,
-                    &ARTIST_COLUMNS,
-                    &POPULARITY_COLUMNS,
-                ]
-                .iter()
-                .any(|set| set.contains(&c.as_str()))
-        })
-        .map(|c| PlSmallStr::from(c.as_str()))
-        .collect();
-    let projection = (!used.is_empty()).then(|| Arc::from(used));
-    let df = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .with_columns(projection)
-        .with_parse_options(CsvParseOptions::default().with_separator(separator))
-        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
-        .finish()
-        .map_err(|e| csv_err(e.to_string()))?;
     let missing: Vec<String> = features
         .iter()
         .filter(|f| !columns.contains(f))
@@ -397,113 +411,147 @@ pub fn read_catalog(path: &Path, features: &[String]) -> Result<Catalog, Catalog
             found: columns,
         });
     }
-    let schema = Schema::detect(&columns);
-    let pick = |candidates: &[&str]| {
-        candidates
-            .iter()
-            .find(|c| columns.iter().any(|x| x == *c))
-            .map(|c| c.to_string())
-    };
-    let rows_read = df.height();
+    let text_sets = [
+        &ID_COLUMNS[..],
+        &NAME_COLUMNS,
+        &ARTIST_COLUMNS,
+        &POPULARITY_COLUMNS,
+    ];
+    let used: Vec<PlSmallStr> = columns
+        .iter()
+        .filter(|c| features.contains(c) || text_sets.iter().any(|set| set.contains(&c.as_str())))
+        .map(|c| PlSmallStr::from(c.as_str()))
+        .collect();
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .with_columns(Some(Arc::from(used)))
+        .with_parse_options(CsvParseOptions::default().with_separator(separator))
+        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+        .finish()
+        .map_err(|e| csv_err(e.to_string()))?;
+    Ok((df, columns))
+}
 
-    // Parse every feature; `None` marks a missing value.
-    let mut values: Vec<Vec<Option<f64>>> = Vec::with_capacity(features.len());
-    for f in features {
-        let col = string_column(&df, f, path)?;
-        let mut parsed = Vec::with_capacity(rows_read);
-        for (i, v) in col.iter().enumerate() {
-            if is_missing(v) {
-                parsed.push(None);
-                continue;
-            }
-            let text = v.unwrap_or_default().trim();
-            // Infinite values are kept here and dropped below, saying so.
-            match text.parse::<f64>() {
-                Ok(x) => parsed.push(Some(x)),
-                Err(_) => {
-                    return Err(CatalogError::NonNumeric {
-                        path: path.into(),
-                        line: i + 2,
-                        column: f.clone(),
-                        value: text.chars().take(60).collect(),
-                    })
-                }
-            }
-        }
-        values.push(parsed);
+/// Every feature column parsed; `None` marks a missing value. Infinite values are kept here
+/// and dropped by [`keep_rows`], saying so; text is an error naming its line.
+fn parse_features(
+    df: &DataFrame,
+    path: &Path,
+    features: &[String],
+) -> Result<Vec<Vec<Option<f64>>>, CatalogError> {
+    features
+        .iter()
+        .map(|f| {
+            let col = string_column(df, f, path)?;
+            col.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if is_missing(v) {
+                        return Ok(None);
+                    }
+                    let text = v.unwrap_or_default().trim();
+                    text.parse::<f64>()
+                        .map(Some)
+                        .map_err(|_| CatalogError::NonNumeric {
+                            path: path.into(),
+                            line: i + 2,
+                            column: f.clone(),
+                            value: text.chars().take(60).collect(),
+                        })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The id, name, artist and popularity columns, when the table has them.
+struct TextColumns<'a> {
+    ids: Option<&'a StringChunked>,
+    names: Option<&'a StringChunked>,
+    artists: Option<&'a StringChunked>,
+    popularity: Option<&'a StringChunked>,
+}
+
+impl<'a> TextColumns<'a> {
+    fn find(
+        df: &'a DataFrame,
+        columns: &[String],
+        path: &Path,
+    ) -> Result<TextColumns<'a>, CatalogError> {
+        let column = |candidates: &[&str]| -> Result<Option<&'a StringChunked>, CatalogError> {
+            candidates
+                .iter()
+                .find(|c| columns.iter().any(|x| x == *c))
+                .map(|n| string_column(df, n, path))
+                .transpose()
+        };
+        Ok(TextColumns {
+            ids: column(&ID_COLUMNS)?,
+            names: column(&NAME_COLUMNS)?,
+            artists: column(&ARTIST_COLUMNS)?,
+            popularity: column(&POPULARITY_COLUMNS)?,
+        })
     }
 
-    let text_of = |name: &Option<String>| -> Result<Option<&StringChunked>, CatalogError> {
-        name.as_deref()
-            .map(|n| string_column(&df, n, path))
-            .transpose()
-    };
-    let ids = text_of(&pick(&ID_COLUMNS))?;
-    let names = text_of(&pick(&NAME_COLUMNS))?;
-    let artists = text_of(&pick(&ARTIST_COLUMNS))?;
-    let popularity = text_of(&pick(&POPULARITY_COLUMNS))?;
+    fn get(c: Option<&'a StringChunked>, i: usize) -> Option<&'a str> {
+        c.and_then(|c| c.get(i)).map(str::trim)
+    }
+}
 
-    let mut nan = DropCount {
-        reason: "missing or NaN feature".into(),
+/// A reason rows are dropped, counted, with a few examples.
+fn drop_count(reason: &str) -> DropCount {
+    DropCount {
+        reason: reason.into(),
         rows: 0,
         examples: vec![],
-    };
-    let mut infinite = DropCount {
-        reason: "infinite feature".into(),
-        rows: 0,
-        examples: vec![],
-    };
-    let mut range = DropCount {
-        reason: "feature out of its documented range".into(),
-        rows: 0,
-        examples: vec![],
-    };
-    let mut duplicate = DropCount {
-        reason: "duplicate track id (first kept)".into(),
-        rows: 0,
-        examples: vec![],
-    };
-    let note = |d: &mut DropCount, text: String| {
-        d.rows += 1;
-        if d.examples.len() < 5 {
-            d.examples.push(text);
-        }
-    };
+    }
+}
+
+fn note(d: &mut DropCount, text: String) {
+    d.rows += 1;
+    if d.examples.len() < 5 {
+        d.examples.push(text);
+    }
+}
+
+/// The rows kept (every feature present, finite and in range; the first of each track id) with
+/// their tracks, and the counts of those dropped, by reason.
+fn keep_rows(
+    features: &[String],
+    values: &[Vec<Option<f64>>],
+    texts: &TextColumns<'_>,
+) -> (Vec<Track>, Vec<usize>, Vec<DropCount>) {
+    let mut nan = drop_count("missing or NaN feature");
+    let mut infinite = drop_count("infinite feature");
+    let mut range = drop_count("feature out of its documented range");
+    let mut duplicate = drop_count("duplicate track id (first kept)");
     let mut seen_ids: HashSet<String> = HashSet::new();
-    let mut kept_rows = Vec::new();
-    let mut tracks = Vec::new();
-    'rows: for i in 0..rows_read {
+    let (mut tracks, mut kept_rows) = (Vec::new(), Vec::new());
+    let rows = values.first().map_or(0, Vec::len);
+    'rows: for i in 0..rows {
         let line = i + 2;
-        for (f, col) in features.iter().zip(&values) {
-            match col[i] {
-                None => {
-                    note(&mut nan, format!("line {line}: {f} missing"));
-                    continue 'rows;
-                }
-                Some(x) if !x.is_finite() => {
-                    note(
-                        &mut infinite,
-                        format!("line {line}: {f} = {x} (not a finite number)"),
-                    );
-                    continue 'rows;
-                }
-                Some(x) => {
-                    if let Some((lo, hi)) = valid_range(f) {
-                        if !(lo..=hi).contains(&x) {
-                            note(
-                                &mut range,
-                                format!("line {line}: {f} = {x} (not {lo}..{hi})"),
-                            );
-                            continue 'rows;
-                        }
-                    }
-                }
-            }
+        for (f, col) in features.iter().zip(values) {
+            let (d, why) = match col[i] {
+                None => (&mut nan, format!("line {line}: {f} missing")),
+                Some(x) if !x.is_finite() => (
+                    &mut infinite,
+                    format!("line {line}: {f} = {x} (not a finite number)"),
+                ),
+                Some(x) => match valid_range(f) {
+                    Some((lo, hi)) if !(lo..=hi).contains(&x) => (
+                        &mut range,
+                        format!("line {line}: {f} = {x} (not {lo}..{hi})"),
+                    ),
+                    _ => continue,
+                },
+            };
+            note(d, why);
+            continue 'rows;
         }
-        fn get(c: Option<&StringChunked>, i: usize) -> Option<&str> {
-            c.and_then(|c| c.get(i)).map(str::trim)
-        }
-        let id = get(ids, i).filter(|s| !s.is_empty()).map(str::to_string);
+        let id = TextColumns::get(texts.ids, i)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         if let Some(id) = &id {
             if !seen_ids.insert(id.clone()) {
                 note(&mut duplicate, format!("line {line}: {id}"));
@@ -512,57 +560,41 @@ pub fn read_catalog(path: &Path, features: &[String]) -> Result<Catalog, Catalog
         }
         tracks.push(Track {
             id,
-            name: get(names, i).unwrap_or_default().to_string(),
-            artists: parse_artist_list(get(artists, i).unwrap_or_default()),
-            popularity: get(popularity, i).and_then(|p| p.parse::<f64>().ok()),
+            name: TextColumns::get(texts.names, i)
+                .unwrap_or_default()
+                .to_string(),
+            artists: parse_artist_list(TextColumns::get(texts.artists, i).unwrap_or_default()),
+            popularity: TextColumns::get(texts.popularity, i).and_then(|p| p.parse::<f64>().ok()),
         });
         kept_rows.push(i);
     }
-
-    let dropped: Vec<DropCount> = [nan, infinite, range, duplicate]
+    let dropped = [nan, infinite, range, duplicate]
         .into_iter()
         .filter(|d| d.rows > 0)
         .collect();
-    if kept_rows.is_empty() {
-        let why = if dropped.is_empty() {
-            "the table has a header but no rows".to_string()
-        } else {
-            dropped
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{} dropped for {} (e.g. {})",
-                        d.rows, d.reason, d.examples[0]
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        return Err(CatalogError::NoUsableRows {
-            path: path.into(),
-            rows_read,
-            why,
-        });
+    (tracks, kept_rows, dropped)
+}
+
+fn no_usable_rows(path: &Path, rows_read: usize, dropped: &[DropCount]) -> CatalogError {
+    let why = if dropped.is_empty() {
+        "the table has a header but no rows".to_string()
+    } else {
+        dropped
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} dropped for {} (e.g. {})",
+                    d.rows, d.reason, d.examples[0]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    CatalogError::NoUsableRows {
+        path: path.into(),
+        rows_read,
+        why,
     }
-    let mut matrix = Array2::zeros((kept_rows.len(), features.len()));
-    for (r, &i) in kept_rows.iter().enumerate() {
-        for (c, col) in values.iter().enumerate() {
-            matrix[[r, c]] = col[i].expect("kept rows have every feature");
-        }
-    }
-    Ok(Catalog {
-        source: CatalogSource {
-            path: path.display().to_string(),
-            sha256,
-            schema,
-            rows_read,
-            rows_used: kept_rows.len(),
-            dropped,
-        },
-        feature_names: features.to_vec(),
-        features: matrix,
-        tracks,
-    })
 }
 
 #[cfg(test)]

@@ -108,6 +108,47 @@ pub fn resolve_data(cli: Option<&Path>) -> Result<PathBuf> {
 pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
     options.check()?;
     let started = std::time::Instant::now();
+    let catalog = read(options)?;
+    let scaler = Scaler::fit(options.scaling, catalog.features.view());
+    let scaled = scaler.transform(catalog.features.view());
+    let final_params = KMeansParams {
+        k: options.k,
+        n_init: options.seeds,
+        seed: options.seed,
+        ..Default::default()
+    };
+    let distinct = check_clusterable(options, &final_params, &scaled)?;
+    let sweep = match options.k_range {
+        Some(range) => Some(sweep_k(options, range, distinct, &final_params, &scaled)?),
+        None => None,
+    };
+    let fitting = progress::spinner(&format!(
+        "fitting k={} ({} starts)",
+        options.k, options.seeds
+    ));
+    let fit = final_params.fit(scaled.view());
+    fitting.finish_and_clear();
+    let fit = fit?;
+    let pca = Pca::fit(scaled.view())?;
+    let model = build_model(options, &catalog, scaler, &fit, pca, sweep)?;
+    describe_moods(&model);
+    let (report_dir, replaced) = commit(options, &model, &catalog, &scaled, &fit)?;
+    eprintln!(
+        "wrote {} and {}/index.html in {:.1} s",
+        options.out.display(),
+        report_dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ClusterOutcome {
+        model_path: options.out.clone(),
+        report_dir,
+        model,
+        replaced,
+    })
+}
+
+/// The catalogue, with a spinner while it is read and a line per reason rows were dropped.
+fn read(options: &ClusterOptions) -> Result<Catalog> {
     let reading = progress::spinner(&format!("reading {}", options.data.display()));
     let catalog = catalog::read_catalog(&options.data, &options.features);
     reading.finish_and_clear();
@@ -121,17 +162,16 @@ pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
             d.examples.join("; ")
         );
     }
+    Ok(catalog)
+}
 
-    let x = catalog.features.view();
-    let scaler = Scaler::fit(options.scaling, x);
-    let scaled = scaler.transform(x);
-    let final_params = KMeansParams {
-        k: options.k,
-        n_init: options.seeds,
-        seed: options.seed,
-        ..Default::default()
-    };
-    final_params
+/// Refuses what k-means cannot do on these rows; returns how many distinct rows there are.
+fn check_clusterable(
+    options: &ClusterOptions,
+    params: &KMeansParams,
+    scaled: &Array2<f64>,
+) -> Result<usize> {
+    params
         .check(scaled.view())
         .with_context(|| format!("{}: cannot cluster", options.data.display()))?;
     let distinct = super::kmeans::distinct_rows(scaled.view());
@@ -142,56 +182,57 @@ pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
             options.k
         );
     }
+    Ok(distinct)
+}
 
-    let sweep = match options.k_range {
-        Some((k_min, k_max)) => {
-            // A range reaching past the distinct rows is cut to them, with a word.
-            let k_max_usable = k_max.min(distinct);
-            if k_max_usable < k_min {
-                bail!("--k-range {k_min}..{k_max}: only {distinct} distinct songs; choose a range below that");
-            }
-            if k_max_usable < k_max {
-                eprintln!("k range cut to {k_min}..{k_max_usable}: only {distinct} distinct songs");
-            }
-            let params = SweepParams {
-                k_min,
-                k_max: k_max_usable,
-                seeds: options.seeds,
-                seed: options.seed,
-                silhouette_sample: options.silhouette_sample,
-                max_iter: final_params.max_iter,
-            };
-            let jobs = (k_max_usable.saturating_sub(k_min) + 1) * options.seeds;
-            let bar = progress::bar(jobs as u64, "k sweep");
-            let result = sweep::sweep(scaled.view(), &params, &|| bar.inc(1));
-            bar.finish_and_clear();
-            let sweep = result.context("k sweep")?;
-            for s in &sweep.scores {
-                eprintln!(
-                    "  k={:<2} inertia {:>12.1}  silhouette {}  CH {:>9}  DB {}  stability {}",
-                    s.k,
-                    s.inertia,
-                    shown(s.silhouette, 3),
-                    shown(s.calinski_harabasz, 1),
-                    shown(s.davies_bouldin, 3),
-                    shown(s.stability, 3)
-                );
-            }
-            eprintln!("{}", sweep.verdict.line(options.k));
-            Some(sweep)
-        }
-        None => None,
+/// Scores every k of the range (cut to the distinct rows, saying so) and prints the table.
+fn sweep_k(
+    options: &ClusterOptions,
+    (k_min, k_max): (usize, usize),
+    distinct: usize,
+    final_params: &KMeansParams,
+    scaled: &Array2<f64>,
+) -> Result<Sweep> {
+    // A range reaching past the distinct rows is cut to them, with a word.
+    let k_max_usable = k_max.min(distinct);
+    if k_max_usable < k_min {
+        bail!(
+            "--k-range {k_min}..{k_max}: only {distinct} distinct songs; choose a range below that"
+        );
+    }
+    if k_max_usable < k_max {
+        eprintln!("k range cut to {k_min}..{k_max_usable}: only {distinct} distinct songs");
+    }
+    let params = SweepParams {
+        k_min,
+        k_max: k_max_usable,
+        seeds: options.seeds,
+        seed: options.seed,
+        silhouette_sample: options.silhouette_sample,
+        max_iter: final_params.max_iter,
     };
+    let jobs = (k_max_usable.saturating_sub(k_min) + 1) * options.seeds;
+    let bar = progress::bar(jobs as u64, "k sweep");
+    let result = sweep::sweep(scaled.view(), &params, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let sweep = result.context("k sweep")?;
+    for s in &sweep.scores {
+        eprintln!(
+            "  k={:<2} inertia {:>12.1}  silhouette {}  CH {:>9}  DB {}  stability {}",
+            s.k,
+            s.inertia,
+            shown(s.silhouette, 3),
+            shown(s.calinski_harabasz, 1),
+            shown(s.davies_bouldin, 3),
+            shown(s.stability, 3)
+        );
+    }
+    eprintln!("{}", sweep.verdict.line(options.k));
+    Ok(sweep)
+}
 
-    let fitting = progress::spinner(&format!(
-        "fitting k={} ({} starts)",
-        options.k, options.seeds
-    ));
-    let fit = final_params.fit(scaled.view());
-    fitting.finish_and_clear();
-    let fit = fit?;
-    let pca = Pca::fit(scaled.view())?;
-    let model = build_model(options, &catalog, scaler, &fit, pca, sweep)?;
+/// Each cluster's mood and why, on stderr.
+fn describe_moods(model: &SongClusters) {
     for c in &model.moods.clusters {
         eprintln!(
             "  cluster {} ({} songs) → {}: {}",
@@ -210,33 +251,31 @@ pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
             join_moods(&model.moods.shared_moods)
         );
     }
+}
 
-    // The report is built aside, the model written, then the report renamed into place: a
-    // report never describes a model that was not written.
+/// The report is built aside, the model written, then the report renamed into place: a report
+/// never describes a model that was not written. Returns the report directory and what a
+/// `--force` replaced.
+fn commit(
+    options: &ClusterOptions,
+    model: &SongClusters,
+    catalog: &Catalog,
+    scaled: &Array2<f64>,
+    fit: &KMeansFit,
+) -> Result<(PathBuf, Vec<(PathBuf, PathBuf)>)> {
     let (_, report_dir) = artifacts::reserve_run_dir(
         &options.reports_dir.join("cluster"),
         &format!("k{}", options.k),
     )?;
     let staged = artifacts::StagedDir::new(&report_dir)?;
-    cluster_report::write_into(staged.path(), &model, &catalog, &scaled, &fit)
+    cluster_report::write_into(staged.path(), model, catalog, scaled, fit)
         .with_context(|| format!("writing the report in {}", report_dir.display()))?;
     artifacts::check_replaceable(std::slice::from_ref(&options.out), options.force)?;
     let replaced = artifacts::set_aside(std::slice::from_ref(&options.out))?;
-    artifacts::write_json_atomic(&options.out, &model)
+    artifacts::write_json_atomic(&options.out, model)
         .with_context(|| format!("writing {}", options.out.display()))?;
     staged.commit()?;
-    eprintln!(
-        "wrote {} and {}/index.html in {:.1} s",
-        options.out.display(),
-        report_dir.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(ClusterOutcome {
-        model_path: options.out.clone(),
-        report_dir,
-        model,
-        replaced,
-    })
+    Ok((report_dir, replaced))
 }
 
 /// A metric with `decimals` places, or "undefined".

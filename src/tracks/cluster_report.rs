@@ -33,6 +33,16 @@ pub fn write_into(
     build(dir, model, catalog, scaled, fit)
 }
 
+/// What the report is built from.
+struct Inputs<'a> {
+    model: &'a SongClusters,
+    catalog: &'a Catalog,
+    scaled: &'a Array2<f64>,
+    fit: &'a KMeansFit,
+    /// "<cluster> <mood>" per cluster, for charts and tables.
+    cluster_names: Vec<String>,
+}
+
 fn build(
     dir: &Path,
     model: &SongClusters,
@@ -44,6 +54,28 @@ fn build(
     let cluster_names: Vec<String> = (0..k)
         .map(|c| format!("{c} {}", model.mood_of(c)))
         .collect();
+    let inputs = Inputs {
+        model,
+        catalog,
+        scaled,
+        fit,
+        cluster_names,
+    };
+    let mut page = header_section(model);
+    if let Some(sweep) = &model.sweep {
+        sweep_section(dir, &mut page, sweep, k)?;
+    }
+    clusters_section(dir, &mut page, &inputs)?;
+    profiles_section(dir, &mut page, &inputs)?;
+    pca_section(dir, &mut page, &inputs)?;
+    playlists_section(dir, &mut page, &inputs)?;
+    artifacts::write_atomic(&dir.join("index.html"), page.finish().as_bytes())?;
+    Ok(())
+}
+
+/// What was read and how it was clustered, and the rows dropped.
+fn header_section(model: &SongClusters) -> Page {
+    let k = model.k;
     let mut page = Page::new(&format!("Song clusters: k = {k}"));
     page.paragraph(&model.dataset.summary());
     page.muted(&format!(
@@ -68,11 +100,12 @@ fn build(
         page.table(&["reason", "rows", "examples"], &rows);
     }
 
-    if let Some(sweep) = &model.sweep {
-        sweep_section(dir, &mut page, sweep, k)?;
-    }
+    page
+}
 
-    // Sizes, moods and why.
+/// Sizes, moods and why.
+fn clusters_section(dir: &Path, page: &mut Page, inputs: &Inputs<'_>) -> Result<()> {
+    let (model, cluster_names, k) = (inputs.model, &inputs.cluster_names, inputs.model.k);
     page.heading(2, "Clusters and their moods");
     page.paragraph(&model.moods.method);
     let sizes: Vec<f64> = model.sizes.iter().map(|&s| s as f64).collect();
@@ -81,7 +114,7 @@ fn build(
         &dir.join("sizes.png"),
         "Songs per cluster",
         "songs",
-        &cluster_names,
+        cluster_names,
         &sizes,
         &colours,
     )?;
@@ -114,7 +147,12 @@ fn build(
         ));
     }
 
-    // Profiles.
+    Ok(())
+}
+
+/// Centroids in the features' units, and as z-scores.
+fn profiles_section(dir: &Path, page: &mut Page, inputs: &Inputs<'_>) -> Result<()> {
+    let (model, cluster_names) = (inputs.model, &inputs.cluster_names);
     page.heading(2, "Profiles");
     page.paragraph("Centroids in the features' own units:");
     let mut header = vec!["cluster"];
@@ -134,12 +172,22 @@ fn build(
         &dir.join("profile.png"),
         "Centroids as z-scores of the catalogue",
         &model.centroids_z,
-        &cluster_names,
+        cluster_names,
         &model.features,
     )?;
     page.image("profile.png", "centroid z-score heatmap");
 
-    // PCA.
+    Ok(())
+}
+
+/// The songs on the first two principal components, and the variance each explains.
+fn pca_section(dir: &Path, page: &mut Page, inputs: &Inputs<'_>) -> Result<()> {
+    let (model, scaled, fit, cluster_names) = (
+        inputs.model,
+        inputs.scaled,
+        inputs.fit,
+        &inputs.cluster_names,
+    );
     page.heading(2, "PCA");
     let sample = super::sweep::sample_rows(scaled.nrows(), SCATTER_POINTS, model.seed);
     let projected: Vec<(f64, f64)> = model
@@ -166,7 +214,7 @@ fn build(
         ),
         &projected,
         &groups,
-        &cluster_names,
+        cluster_names,
     )?;
     page.image("pca.png", "PCA scatter coloured by cluster");
     let mut cumulative = 0.0;
@@ -184,7 +232,12 @@ fn build(
         .collect();
     page.table(&["component", "explained variance", "cumulative"], &rows);
 
-    // Playlists.
+    Ok(())
+}
+
+/// Every mood's whole playlist as CSV, its first ten songs on the page.
+fn playlists_section(dir: &Path, page: &mut Page, inputs: &Inputs<'_>) -> Result<()> {
+    let (model, scaled, fit, catalog) = (inputs.model, inputs.scaled, inputs.fit, inputs.catalog);
     page.heading(2, "Playlists");
     page.paragraph("Tracks ranked by distance to their cluster's centroid (nearest first; ties go to the more popular). Each CSV holds the whole mood; the model keeps the first few.");
     for mood in Mood::ALL {
@@ -223,7 +276,6 @@ fn build(
         html.push_str("</table>\n");
         page.raw(&html);
     }
-    artifacts::write_atomic(&dir.join("index.html"), page.finish().as_bytes())?;
     Ok(())
 }
 
@@ -237,6 +289,38 @@ fn sweep_section(dir: &Path, page: &mut Page, sweep: &Sweep, k: usize) -> Result
         "k = {}..{}, {} seeds each (the lowest-inertia start is the k's fit; stability is the mean adjusted Rand index over all pairs of starts); silhouette on a seeded sample of {} of {} rows; CH and DB on all rows.",
         sweep.params.k_min, sweep.params.k_max, sweep.params.seeds, sweep.silhouette_rows, sweep.rows
     ));
+    sweep_chart(&dir.join("sweep.png"), sweep)?;
+    page.image("sweep.png", "cluster metrics against k");
+    let rows: Vec<Vec<String>> = sweep
+        .scores
+        .iter()
+        .map(|s| {
+            vec![
+                s.k.to_string(),
+                format!("{:.1}", s.inertia),
+                shown(s.silhouette, 4),
+                shown(s.calinski_harabasz, 1),
+                shown(s.davies_bouldin, 4),
+                shown(s.stability, 4),
+            ]
+        })
+        .collect();
+    page.table(
+        &[
+            "k",
+            "inertia",
+            "silhouette",
+            "Calinski-Harabasz",
+            "Davies-Bouldin",
+            "stability",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+/// Every metric against k, one panel each.
+fn sweep_chart(path: &Path, sweep: &Sweep) -> Result<()> {
     // Undefined values become NaN, which the charts leave out (a gap), never draw.
     let metric = |f: &dyn Fn(&super::sweep::KScore) -> Option<f64>| -> Vec<(f64, f64)> {
         sweep
@@ -272,7 +356,7 @@ fn sweep_section(dir: &Path, page: &mut Page, sweep: &Sweep, k: usize) -> Result
             metric(&|s| s.stability),
         ),
     ];
-    plots::render_png(&dir.join("sweep.png"), 1500, 860, |root| {
+    plots::render_png(path, 1500, 860, |root| {
         let areas = root.split_evenly((2, 3));
         for (area, (title, y, points)) in areas.iter().zip(panels.iter()) {
             plots::line_chart(
@@ -289,32 +373,6 @@ fn sweep_section(dir: &Path, page: &mut Page, sweep: &Sweep, k: usize) -> Result
         }
         Ok(())
     })?;
-    page.image("sweep.png", "cluster metrics against k");
-    let rows: Vec<Vec<String>> = sweep
-        .scores
-        .iter()
-        .map(|s| {
-            vec![
-                s.k.to_string(),
-                format!("{:.1}", s.inertia),
-                shown(s.silhouette, 4),
-                shown(s.calinski_harabasz, 1),
-                shown(s.davies_bouldin, 4),
-                shown(s.stability, 4),
-            ]
-        })
-        .collect();
-    page.table(
-        &[
-            "k",
-            "inertia",
-            "silhouette",
-            "Calinski-Harabasz",
-            "Davies-Bouldin",
-            "stability",
-        ],
-        &rows,
-    );
     Ok(())
 }
 

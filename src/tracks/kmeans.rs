@@ -280,102 +280,15 @@ fn lloyd(x_view: ArrayView2<f64>, params: &KMeansParams, run: usize) -> KMeansFi
     let mut centroids = kmeans_plus_plus(x, d, k, &mut rng);
     let mean_variance = x_view.var_axis(Axis(0), 0.0).mean().unwrap_or(0.0);
     let tolerance = params.tolerance * mean_variance;
-
-    let mut state: Vec<Bounds> = two_nearest_all(x, &centroids, d)
-        .into_iter()
-        .map(|(label, d1, d2)| Bounds {
-            label,
-            upper: d1.sqrt(),
-            lower: d2.sqrt(),
-        })
-        .collect();
-    // Per-cluster sums and counts, kept up to date as rows change cluster (no full pass per
-    // iteration).
-    let mut sums = vec![0.0; k * d];
-    let mut counts = vec![0i64; k];
-    for (r, b) in x.chunks(d).zip(&state) {
-        counts[b.label] += 1;
-        for (s, v) in sums[b.label * d..(b.label + 1) * d].iter_mut().zip(r) {
-            *s += v;
-        }
-    }
+    let (mut state, mut sums, mut counts) = start_bounds(x, &centroids, d, k);
     let mut iterations = 0;
     loop {
         iterations += 1;
-        // New centres: the means of their rows (an emptied cluster keeps its centre).
-        let mut moved = vec![0.0; k];
-        let mut shift_total = 0.0;
-        for j in 0..k {
-            if counts[j] > 0 {
-                let c = &mut centroids[j * d..(j + 1) * d];
-                let mut m = 0.0;
-                for (cv, s) in c.iter_mut().zip(&sums[j * d..(j + 1) * d]) {
-                    let new = s / counts[j] as f64;
-                    m += (new - *cv) * (new - *cv);
-                    *cv = new;
-                }
-                moved[j] = m.sqrt();
-                shift_total += m;
-            }
-        }
+        let (moved, shift_total) = update_centres(&mut centroids, &sums, &counts, d);
         if shift_total <= tolerance || iterations >= params.max_iter {
             break;
         }
-        // Half the distance from each centre to its nearest other centre.
-        let half_gap: Vec<f64> = (0..k)
-            .map(|j| {
-                let cj = &centroids[j * d..(j + 1) * d];
-                (0..k)
-                    .filter(|&o| o != j)
-                    .map(|o| sq(cj, &centroids[o * d..(o + 1) * d]))
-                    .fold(f64::INFINITY, f64::min)
-                    .sqrt()
-                    / 2.0
-            })
-            .collect();
-        let max_moved = moved.iter().copied().fold(0.0, f64::max);
-        let centroids_ref = &centroids;
-        // Each chunk returns what its rows that changed cluster move between the sums.
-        let deltas: Vec<(Vec<f64>, Vec<i64>)> = state
-            .par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(d * CHUNK))
-            .map(|(bounds, rows)| {
-                let mut delta_sums: Vec<f64> = Vec::new();
-                let mut delta_counts: Vec<i64> = Vec::new();
-                for (b, r) in bounds.iter_mut().zip(rows.chunks(d)) {
-                    b.upper += moved[b.label];
-                    b.lower -= max_moved;
-                    let limit = b.lower.max(half_gap[b.label]);
-                    if b.upper <= limit {
-                        continue;
-                    }
-                    b.upper = sq(r, &centroids_ref[b.label * d..(b.label + 1) * d]).sqrt();
-                    if b.upper <= limit {
-                        continue;
-                    }
-                    let (label, d1, d2) = two_nearest(r, centroids_ref, d);
-                    let (upper, lower) = (d1.sqrt(), d2.sqrt());
-                    if label != b.label {
-                        if delta_sums.is_empty() {
-                            delta_sums = vec![0.0; k * d];
-                            delta_counts = vec![0; k];
-                        }
-                        for (i, v) in r.iter().enumerate() {
-                            delta_sums[b.label * d + i] -= v;
-                            delta_sums[label * d + i] += v;
-                        }
-                        delta_counts[b.label] -= 1;
-                        delta_counts[label] += 1;
-                    }
-                    *b = Bounds {
-                        label,
-                        upper,
-                        lower,
-                    };
-                }
-                (delta_sums, delta_counts)
-            })
-            .collect();
+        let deltas = reassign(&mut state, x, &centroids, &moved, d);
         for (delta_sums, delta_counts) in deltas.into_iter().filter(|d| !d.0.is_empty()) {
             for (s, ds) in sums.iter_mut().zip(delta_sums) {
                 *s += ds;
@@ -395,6 +308,126 @@ fn lloyd(x_view: ArrayView2<f64>, params: &KMeansParams, run: usize) -> KMeansFi
         iterations,
         run,
     }
+}
+
+/// Each row's bounds to the first centres, and the per-cluster sums and counts, which are then
+/// kept up to date as rows change cluster (no full pass per iteration).
+fn start_bounds(
+    x: &[f64],
+    centroids: &[f64],
+    d: usize,
+    k: usize,
+) -> (Vec<Bounds>, Vec<f64>, Vec<i64>) {
+    let state: Vec<Bounds> = two_nearest_all(x, centroids, d)
+        .into_iter()
+        .map(|(label, d1, d2)| Bounds {
+            label,
+            upper: d1.sqrt(),
+            lower: d2.sqrt(),
+        })
+        .collect();
+    let mut sums = vec![0.0; k * d];
+    let mut counts = vec![0i64; k];
+    for (r, b) in x.chunks(d).zip(&state) {
+        counts[b.label] += 1;
+        for (s, v) in sums[b.label * d..(b.label + 1) * d].iter_mut().zip(r) {
+            *s += v;
+        }
+    }
+    (state, sums, counts)
+}
+
+/// New centres: the means of their rows (an emptied cluster keeps its centre). Returns how far
+/// each moved and the sum of squared moves.
+fn update_centres(
+    centroids: &mut [f64],
+    sums: &[f64],
+    counts: &[i64],
+    d: usize,
+) -> (Vec<f64>, f64) {
+    let k = counts.len();
+    let mut moved = vec![0.0; k];
+    let mut shift_total = 0.0;
+    for j in 0..k {
+        if counts[j] > 0 {
+            let c = &mut centroids[j * d..(j + 1) * d];
+            let mut m = 0.0;
+            for (cv, s) in c.iter_mut().zip(&sums[j * d..(j + 1) * d]) {
+                let new = s / counts[j] as f64;
+                m += (new - *cv) * (new - *cv);
+                *cv = new;
+            }
+            moved[j] = m.sqrt();
+            shift_total += m;
+        }
+    }
+    (moved, shift_total)
+}
+
+/// Hamerly's step: each row's bounds are loosened by how far the centres moved, and only rows
+/// whose bounds no longer prove their cluster are measured again. Each chunk of rows returns
+/// what its rows that changed cluster move between the sums (empty when none did).
+fn reassign(
+    state: &mut [Bounds],
+    x: &[f64],
+    centroids: &[f64],
+    moved: &[f64],
+    d: usize,
+) -> Vec<(Vec<f64>, Vec<i64>)> {
+    let k = moved.len();
+    // Half the distance from each centre to its nearest other centre.
+    let half_gap: Vec<f64> = (0..k)
+        .map(|j| {
+            let cj = &centroids[j * d..(j + 1) * d];
+            (0..k)
+                .filter(|&o| o != j)
+                .map(|o| sq(cj, &centroids[o * d..(o + 1) * d]))
+                .fold(f64::INFINITY, f64::min)
+                .sqrt()
+                / 2.0
+        })
+        .collect();
+    let max_moved = moved.iter().copied().fold(0.0, f64::max);
+    state
+        .par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(d * CHUNK))
+        .map(|(bounds, rows)| {
+            let mut delta_sums: Vec<f64> = Vec::new();
+            let mut delta_counts: Vec<i64> = Vec::new();
+            for (b, r) in bounds.iter_mut().zip(rows.chunks(d)) {
+                b.upper += moved[b.label];
+                b.lower -= max_moved;
+                let limit = b.lower.max(half_gap[b.label]);
+                if b.upper <= limit {
+                    continue;
+                }
+                b.upper = sq(r, &centroids[b.label * d..(b.label + 1) * d]).sqrt();
+                if b.upper <= limit {
+                    continue;
+                }
+                let (label, d1, d2) = two_nearest(r, centroids, d);
+                let (upper, lower) = (d1.sqrt(), d2.sqrt());
+                if label != b.label {
+                    if delta_sums.is_empty() {
+                        delta_sums = vec![0.0; k * d];
+                        delta_counts = vec![0; k];
+                    }
+                    for (i, v) in r.iter().enumerate() {
+                        delta_sums[b.label * d + i] -= v;
+                        delta_sums[label * d + i] += v;
+                    }
+                    delta_counts[b.label] -= 1;
+                    delta_counts[label] += 1;
+                }
+                *b = Bounds {
+                    label,
+                    upper,
+                    lower,
+                };
+            }
+            (delta_sums, delta_counts)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -74,20 +74,20 @@ pub struct Sweep {
     pub rows: usize,
     pub silhouette_rows: usize,
     pub scores: Vec<KScore>,
-    pub verdict: Verdict,
+    pub verdict: KChoice,
 }
 
 /// Which k each metric prefers, and the k most of them agree on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
+pub struct KChoice {
     pub favoured_k: usize,
     pub favoured_by: Vec<String>,
     /// (metric, its best k): elbow of inertia, max silhouette, max CH, min DB, max stability.
     pub per_metric: Vec<(String, usize)>,
 }
 
-impl Verdict {
-    pub fn from_scores(scores: &[KScore]) -> Verdict {
+impl KChoice {
+    pub fn from_scores(scores: &[KScore]) -> KChoice {
         // The k whose defined value is best; `None` when the metric is undefined at every k.
         let pick = |value: &dyn Fn(&KScore) -> Option<f64>, better: &dyn Fn(f64, f64) -> bool| {
             let mut best: Option<(usize, f64)> = None;
@@ -133,7 +133,7 @@ impl Verdict {
             .filter(|(_, k)| *k == favoured_k)
             .map(|(m, _)| m.clone())
             .collect();
-        Verdict {
+        KChoice {
             favoured_k,
             favoured_by,
             per_metric,
@@ -271,7 +271,7 @@ pub fn sweep(
         })
         .collect();
 
-    let verdict = Verdict::from_scores(&scores);
+    let verdict = KChoice::from_scores(&scores);
     Ok(Sweep {
         params: params.clone(),
         rows: x.nrows(),
@@ -305,7 +305,7 @@ mod tests {
             score(4, 40.0, 0.30, f64::INFINITY, f64::NAN, 0.80),
         ];
         assert_eq!(s[1].calinski_harabasz, None);
-        let v = Verdict::from_scores(&s);
+        let v = KChoice::from_scores(&s);
         assert!(
             v.per_metric.contains(&("calinski-harabasz".into(), 2)),
             "{v:?}"
@@ -314,7 +314,7 @@ mod tests {
             .iter()
             .map(|&k| score(k, 10.0 / k as f64, 0.1, f64::NAN, 1.0, 1.0))
             .collect();
-        let v = Verdict::from_scores(&all_undefined);
+        let v = KChoice::from_scores(&all_undefined);
         assert!(
             v.per_metric.iter().all(|(m, _)| m != "calinski-harabasz"),
             "{v:?}"
@@ -346,7 +346,7 @@ mod tests {
             score(4, 40.0, 0.30, 700.0, 1.1, 0.80),
             score(5, 35.0, 0.22, 600.0, 1.3, 0.70),
         ];
-        let v = Verdict::from_scores(&s);
+        let v = KChoice::from_scores(&s);
         // k=2 and k=4 have two votes each; silhouette's choice breaks the tie.
         assert_eq!(v.favoured_k, 4, "{v:?}");
         assert_eq!(v.favoured_by, vec!["silhouette", "davies-bouldin"]);

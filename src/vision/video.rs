@@ -105,40 +105,7 @@ impl FrameSource {
         every: usize,
         max_frames: Option<usize>,
     ) -> Result<FrameSource, VideoError> {
-        let meta =
-            std::fs::metadata(path).map_err(|_| VideoError::Missing { path: path.into() })?;
-        if !meta.is_file() {
-            return Err(VideoError::Unreadable {
-                path: path.into(),
-                message: "not a file".into(),
-            });
-        }
-        if meta.len() == 0 {
-            return Err(VideoError::Empty { path: path.into() });
-        }
-        let mut head = [0u8; 16];
-        let n = {
-            use std::io::Read;
-            let mut f = std::fs::File::open(path).map_err(|e| VideoError::Unreadable {
-                path: path.into(),
-                message: e.to_string(),
-            })?;
-            f.read(&mut head).unwrap_or(0)
-        };
-        let container = Container::sniff(&head[..n]);
-        let cv = |source| VideoError::OpenCv {
-            path: path.into(),
-            source,
-        };
-        let text_like = head[..n]
-            .iter()
-            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
-        if container == Container::Unknown && text_like {
-            return Err(VideoError::Unreadable {
-                path: path.into(),
-                message: "this is text, not an image or a video".into(),
-            });
-        }
+        let container = sniff_file(path)?;
         let path_str = path.to_str().ok_or_else(|| VideoError::Unreadable {
             path: path.into(),
             message: "the path is not UTF-8".into(),
@@ -160,41 +127,68 @@ impl FrameSource {
             gif_cut: container == Container::Gif && !ends_with_gif_trailer(path),
         };
         if container.is_still() {
-            check_still_size(path)?;
-            let img = imgcodecs::imread(path_str, imgcodecs::IMREAD_COLOR).map_err(cv)?;
-            if img.empty() {
-                return Err(VideoError::Unreadable {
-                    path: path.into(),
-                    message: format!("{container:?} image that OpenCV cannot decode (truncated?)"),
-                });
-            }
-            source.width = img.cols();
-            source.height = img.rows();
-            source.frame_count_hint = 1;
-            source.still = Some(img);
-            return Ok(source);
+            source.open_still(path_str)?;
+        } else {
+            source.open_capture(path_str)?;
         }
-        let capture = videoio::VideoCapture::from_file(path_str, videoio::CAP_ANY).map_err(cv)?;
-        if !capture.is_opened().map_err(cv)? {
+        Ok(source)
+    }
+
+    fn cv_error(&self) -> impl Fn(opencv::Error) -> VideoError + '_ {
+        |source| VideoError::OpenCv {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// A still, decoded whole (after its size is checked).
+    fn open_still(&mut self, path_str: &str) -> Result<(), VideoError> {
+        check_still_size(&self.path)?;
+        let img = imgcodecs::imread(path_str, imgcodecs::IMREAD_COLOR).map_err(self.cv_error())?;
+        if img.empty() {
             return Err(VideoError::Unreadable {
-                path: path.into(),
+                path: self.path.clone(),
+                message: format!(
+                    "{:?} image that OpenCV cannot decode (truncated?)",
+                    self.container
+                ),
+            });
+        }
+        self.width = img.cols();
+        self.height = img.rows();
+        self.frame_count_hint = 1;
+        self.still = Some(img);
+        Ok(())
+    }
+
+    /// A clip, opened for streaming, with its frame rate, frame count and size as stated.
+    fn open_capture(&mut self, path_str: &str) -> Result<(), VideoError> {
+        let cv = self.cv_error();
+        let capture = videoio::VideoCapture::from_file(path_str, videoio::CAP_ANY).map_err(&cv)?;
+        if !capture.is_opened().map_err(&cv)? {
+            return Err(VideoError::Unreadable {
+                path: self.path.clone(),
                 message: "OpenCV (FFmpeg) cannot open it as a video or animated image (truncated or not a clip?)".into(),
             });
         }
-        source.fps = capture.get(videoio::CAP_PROP_FPS).map_err(cv)?;
-        if !(source.fps.is_finite() && source.fps > 0.0 && source.fps < 1000.0) {
-            source.fps = 10.0;
+        let mut fps = capture.get(videoio::CAP_PROP_FPS).map_err(&cv)?;
+        if !(fps.is_finite() && fps > 0.0 && fps < 1000.0) {
+            fps = 10.0;
         }
-        let count = capture.get(videoio::CAP_PROP_FRAME_COUNT).map_err(cv)?;
-        source.frame_count_hint = if count.is_finite() && count > 0.0 {
+        let count = capture.get(videoio::CAP_PROP_FRAME_COUNT).map_err(&cv)?;
+        let width = capture.get(videoio::CAP_PROP_FRAME_WIDTH).map_err(&cv)? as i32;
+        let height = capture.get(videoio::CAP_PROP_FRAME_HEIGHT).map_err(&cv)? as i32;
+        drop(cv);
+        self.fps = fps;
+        self.frame_count_hint = if count.is_finite() && count > 0.0 {
             count as usize
         } else {
             0
         };
-        source.width = capture.get(videoio::CAP_PROP_FRAME_WIDTH).map_err(cv)? as i32;
-        source.height = capture.get(videoio::CAP_PROP_FRAME_HEIGHT).map_err(cv)? as i32;
-        source.capture = Some(capture);
-        Ok(source)
+        self.width = width;
+        self.height = height;
+        self.capture = Some(capture);
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -272,6 +266,40 @@ impl FrameSource {
             }
         }
     }
+}
+
+/// What the file is, by its first bytes; refuses a missing, empty or text file.
+fn sniff_file(path: &Path) -> Result<Container, VideoError> {
+    let meta = std::fs::metadata(path).map_err(|_| VideoError::Missing { path: path.into() })?;
+    if !meta.is_file() {
+        return Err(VideoError::Unreadable {
+            path: path.into(),
+            message: "not a file".into(),
+        });
+    }
+    if meta.len() == 0 {
+        return Err(VideoError::Empty { path: path.into() });
+    }
+    let mut head = [0u8; 16];
+    let n = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|e| VideoError::Unreadable {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        f.read(&mut head).unwrap_or(0)
+    };
+    let container = Container::sniff(&head[..n]);
+    let text_like = head[..n]
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    if container == Container::Unknown && text_like {
+        return Err(VideoError::Unreadable {
+            path: path.into(),
+            message: "this is text, not an image or a video".into(),
+        });
+    }
+    Ok(container)
 }
 
 /// A complete GIF ends with the trailer byte 0x3B.
