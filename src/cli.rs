@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use workbench::backend::Backend;
 use workbench::fer::data::Split;
 use workbench::tracks::scale::Scaling;
+use workbench::vision::faces::DetectorKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,6 +38,10 @@ pub enum Command {
     /// Measure training and inference speed (img/s) of the FER networks on this machine.
     #[command(name = "bench-fer")]
     BenchFer(BenchFerArgs),
+    /// Measure where the face detector puts its box on FER2013 faces (upscaled 4x): the framing
+    /// `infer` uses to crop faces the way FER2013 frames them (src/fer/preprocess.rs).
+    #[command(name = "measure-framing")]
+    MeasureFraming(MeasureFramingArgs),
     /// Cluster songs by Spotify audio features into mood playlists: sweep k with evidence
     /// (elbow, silhouette, Calinski-Harabasz, Davies-Bouldin, stability), fit k, name each cluster
     /// with a mood, write models/song-clusters.json and reports/cluster/<run-id>/.
@@ -155,16 +160,25 @@ pub struct InferArgs {
     /// faces of the last whole-frame search (1: every frame whole; faster with more).
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub key_every: usize,
-    /// Haar cascade file for face detection.
-    #[arg(long, default_value = workbench::vision::faces::DEFAULT_CASCADE, value_name = "XML")]
-    pub cascade: PathBuf,
-    /// Smallest face side, in frame pixels.
+    /// Face detector: YuNet (boxes and eye landmarks; crops are aligned and framed as
+    /// FER2013's), or OpenCV's Haar or LBP cascade (boxes only).
+    #[arg(long, value_enum, default_value_t = DetectorKind::Yunet)]
+    pub detector: DetectorKind,
+    /// The detector's model file (default: models/face_detection_yunet_2022mar.onnx for YuNet,
+    /// Debian's cascades for haar and lbp).
+    #[arg(long, alias = "cascade", value_name = "PATH")]
+    pub detector_model: Option<PathBuf>,
+    /// Smallest face side, in frame pixels. YuNet's input width follows from it: wide enough
+    /// that such a face is still 12 input pixels (at least 128, at most the frame).
     #[arg(long, default_value_t = 30, value_name = "PX")]
     pub min_face: i32,
-    /// Haar cascade scale step between detection sizes (smaller finds more, slower).
+    /// YuNet: faces scoring below this are dropped.
+    #[arg(long, default_value_t = 0.7, value_name = "S")]
+    pub score_threshold: f32,
+    /// Cascades: scale step between detection sizes (smaller finds more, slower).
     #[arg(long, default_value_t = 1.1, value_name = "F")]
     pub scale_factor: f64,
-    /// Frames wider than this are downscaled for detection (faster; crops stay full size).
+    /// Cascades: frames wider than this are downscaled for detection (crops stay full size).
     #[arg(long, default_value_t = 320, value_name = "PX")]
     pub detect_width: i32,
     /// A face track counts only if seen in at least this many sampled frames.
@@ -333,11 +347,28 @@ pub struct EvalFerArgs {
     /// Also report test-time augmentation: mirror (flip) and ten-crop.
     #[arg(long)]
     pub tta: bool,
+    /// Also run every face through the path `infer` uses (YuNet on the face upscaled 4x, eye
+    /// alignment, FER2013 framing) and report that accuracy and how many faces were found.
+    #[arg(long)]
+    pub through_detector: bool,
     /// Faces per forward pass.
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub batch_size: usize,
     #[command(flatten)]
     pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct MeasureFramingArgs {
+    /// FER2013 CSV (.csv or .csv.gz) or image folders.
+    #[arg(long, value_name = "PATH")]
+    pub data: PathBuf,
+    /// Which split's faces to measure on.
+    #[arg(long, value_enum, default_value_t = Split::Training)]
+    pub split: Split,
+    /// How many faces (the first N of the split).
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    pub limit: usize,
 }
 
 #[derive(Debug, Args)]

@@ -63,7 +63,11 @@ fn options(args: InferArgs) -> infer::InferOptions {
         largest_face: args.largest_face,
         key_every: args.key_every,
         detector: DetectorParams {
-            cascade: args.cascade,
+            kind: args.detector,
+            model: args
+                .detector_model
+                .unwrap_or_else(|| args.detector.default_model().into()),
+            score_threshold: args.score_threshold,
             min_face: args.min_face,
             detect_width: args.detect_width,
             scale_factor: args.scale_factor,

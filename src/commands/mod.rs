@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod ensemble_fer;
 pub mod eval_fer;
 pub mod infer;
+pub mod measure_framing;
 pub mod spotify;
 pub mod train_fer;
 

@@ -5,10 +5,12 @@ use crate::backend::Backend;
 use crate::fer::card;
 use crate::fer::config::Experiment;
 use crate::fer::data::{self, Fer2013, LoadOptions, Split};
+use crate::fer::evaluate::Metrics;
 use crate::fer::evaluate::{self, Tta};
 use crate::fer::run_report::{self, EvalRecord};
 use crate::fer::train::resolve_data_path;
 use crate::progress;
+use crate::vision::{faces::DetectorParams, framing};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,8 @@ pub struct EvalOptions {
     pub data: Option<PathBuf>,
     pub split: Split,
     pub tta: bool,
+    /// Also measure the faces as `infer` crops them (detect → align → frame).
+    pub through_detector: bool,
     pub batch_size: usize,
     pub reports_dir: PathBuf,
     pub backend: Backend,
@@ -25,8 +29,24 @@ pub struct EvalOptions {
     pub command: String,
 }
 
+/// The faces as `infer` sees them: how many the detector found, and the accuracy on those.
+#[derive(Debug, Clone)]
+pub struct ThroughDetector {
+    pub faces: usize,
+    pub found: usize,
+    pub metrics: Metrics,
+}
+
+impl ThroughDetector {
+    /// Accuracy over every face, a face the detector missed counting as wrong.
+    pub fn accuracy_of_all(&self) -> f64 {
+        self.metrics.accuracy * self.found as f64 / self.faces.max(1) as f64
+    }
+}
+
 pub struct EvalOutcome {
     pub results: Vec<EvalRecord>,
+    pub through_detector: Option<ThroughDetector>,
     pub report: PathBuf,
     /// The data measured on.
     pub data_path: PathBuf,
@@ -98,8 +118,28 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
         results.push(record);
     }
     run_report::write_index(&run_dir, &card.data.source.sha256)?;
+    let through_detector = if options.through_detector {
+        let (seen, found) = framing::through_detector(faces, &DetectorParams::default())?;
+        let metrics = evaluate::measure(
+            &model,
+            &seen,
+            &prep,
+            Tta::None,
+            options.batch_size,
+            &device,
+            &format!("{} through the detector", options.split),
+        );
+        Some(ThroughDetector {
+            faces: faces.len(),
+            found,
+            metrics,
+        })
+    } else {
+        None
+    };
     Ok(EvalOutcome {
         results,
+        through_detector,
         report: run_dir.join("index.html"),
         data_path,
         data_note,

@@ -10,9 +10,9 @@ use crate::backend::Backend;
 use crate::emotion::{Emotion, Mood};
 use crate::fer::card::{self, ModelCard};
 use crate::fer::model::FerNet;
-use crate::fer::preprocess::Preprocessing;
+use crate::fer::preprocess::{Preprocessing, FER2013_FRAMING};
 use crate::tracks::model::SongClusters;
-use crate::vision::faces::{self, DetectorParams, FaceDetector};
+use crate::vision::faces::{self, DetectorParams, Face, FaceDetector};
 use crate::vision::tracker::{Tracker, TrackerParams};
 use crate::vision::video::{Frame, FrameSource};
 use crate::vision::BBox;
@@ -121,7 +121,11 @@ pub struct Settings {
     pub max_frames: Option<usize>,
     pub largest_face: bool,
     pub key_every: usize,
-    pub cascade: String,
+    /// Which detector ran ("YuNet", "Haar cascade", "LBP cascade") and its model file.
+    pub detector: String,
+    pub detector_model: String,
+    /// YuNet's score threshold.
+    pub score_threshold: f32,
     pub scale_factor: f64,
     pub min_neighbors: i32,
     pub min_face: i32,
@@ -369,8 +373,8 @@ fn detect_chunk(
     detectors: &DetectorPool,
     greys: &[Mat],
     key_every: usize,
-) -> Result<Vec<Vec<BBox>>> {
-    let keys: Vec<Vec<BBox>> = (0..greys.len())
+) -> Result<Vec<Vec<Face>>> {
+    let keys: Vec<Vec<Face>> = (0..greys.len())
         .step_by(key_every)
         .collect::<Vec<_>>()
         .par_iter()
@@ -385,7 +389,8 @@ fn detect_chunk(
             } else if key.is_empty() {
                 Ok(vec![])
             } else {
-                detectors.with(|d| d.detect_near(&greys[i], key))
+                let boxes: Vec<BBox> = key.iter().map(|f| f.bbox).collect();
+                detectors.with(|d| d.detect_near(&greys[i], &boxes))
             }
         })
         .collect::<Result<_, faces::FaceError>>()?;
@@ -400,11 +405,12 @@ fn queue_faces(
     prep: &Preprocessing,
     frame: &Frame,
     grey: &Mat,
-    boxes: &[BBox],
+    found: &[Face],
 ) -> Result<()> {
-    let ids = scan.tracker.update(scan.sampled, boxes);
-    for (b, &id) in boxes.iter().zip(&ids) {
-        let (pixels, w, h) = faces::crop_grey(grey, *b)?;
+    let boxes: Vec<BBox> = found.iter().map(|f| f.bbox).collect();
+    let ids = scan.tracker.update(scan.sampled, &boxes);
+    for ((face, b), &id) in found.iter().zip(&boxes).zip(&ids) {
+        let (pixels, w, h) = faces::face_crop(grey, face, &FER2013_FRAMING)?;
         let start = queue.inputs.len();
         queue.inputs.resize(start + prep.input_len(), 0.0);
         prep.write_input(&pixels, w, h, &mut queue.inputs[start..]);
@@ -679,7 +685,9 @@ fn settings(o: &InferOptions) -> Settings {
         max_frames: o.max_frames,
         largest_face: o.largest_face,
         key_every: o.key_every,
-        cascade: o.detector.cascade.display().to_string(),
+        detector: o.detector.kind.name().into(),
+        detector_model: o.detector.model.display().to_string(),
+        score_threshold: o.detector.score_threshold,
         scale_factor: o.detector.scale_factor,
         min_neighbors: o.detector.min_neighbors,
         min_face: o.detector.min_face,

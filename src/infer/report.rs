@@ -289,19 +289,66 @@ fn songs_section(page: &mut Page, result: &InferResult) {
     }
 }
 
+/// Which detector ran, with the settings that matter for it.
+fn detector_line(s: &crate::infer::Settings) -> String {
+    if s.detector == "YuNet" {
+        format!(
+            "YuNet {} (score ≥ {}, min face {} px, input scaled to the width rule in src/vision/faces.rs; crops aligned on the eyes and framed as FER2013's)",
+            s.detector_model, s.score_threshold, s.min_face
+        )
+    } else {
+        format!(
+            "{} {} (scale {}, {} neighbours, min face {} px, detection width {} px)",
+            s.detector,
+            s.detector_model,
+            s.scale_factor,
+            s.min_neighbors,
+            s.min_face,
+            s.detect_width
+        )
+    }
+}
+
 fn provenance_section(page: &mut Page, result: &InferResult) {
     page.heading(2, "Provenance");
     let p = &result.provenance;
     page.table(
         &["", ""],
         &[
-            vec!["model".into(), format!("{} ({}, PrivateTest accuracy {:.2} %, weights sha256 {})", p.model_card, p.model_name, 100.0 * p.model_private_test_accuracy, &p.model_weights_sha256[..12])],
-            vec!["songs".into(), format!("{} (from {}, sha256 {})", p.songs, p.songs_dataset, &p.songs_dataset_sha256[..12.min(p.songs_dataset_sha256.len())])],
-            vec!["clip".into(), format!("{} (sha256 {})", result.clip.path, &result.clip.sha256[..12])],
-            vec!["face detector".into(), format!("Haar cascade {} (scale {}, {} neighbours, min face {} px, detection width {} px)", result.settings.cascade, result.settings.scale_factor, result.settings.min_neighbors, result.settings.min_face, result.settings.detect_width)],
+            vec![
+                "model".into(),
+                format!(
+                    "{} ({}, PrivateTest accuracy {:.2} %, weights sha256 {})",
+                    p.model_card,
+                    p.model_name,
+                    100.0 * p.model_private_test_accuracy,
+                    &p.model_weights_sha256[..12]
+                ),
+            ],
+            vec![
+                "songs".into(),
+                format!(
+                    "{} (from {}, sha256 {})",
+                    p.songs,
+                    p.songs_dataset,
+                    &p.songs_dataset_sha256[..12.min(p.songs_dataset_sha256.len())]
+                ),
+            ],
+            vec![
+                "clip".into(),
+                format!(
+                    "{} (sha256 {})",
+                    result.clip.path,
+                    &result.clip.sha256[..12]
+                ),
+            ],
+            vec!["face detector".into(), detector_line(&result.settings)],
             vec!["backend".into(), p.backend.clone()],
             vec!["OpenCV".into(), p.opencv.clone()],
-            vec!["workbench".into(), format!("{} ({})", p.workbench_version, p.git_commit)],
+            vec![
+                "workbench".into(),
+                format!("{} ({})", p.workbench_version, p.git_commit),
+            ],
             vec!["created".into(), p.created.clone()],
         ],
     );

@@ -2,6 +2,7 @@
 //! (Haar cascade), `tracker` gives them stable ids across frames and filters false faces.
 
 pub mod faces;
+pub mod framing;
 pub mod tracker;
 pub mod video;
 

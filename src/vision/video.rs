@@ -199,8 +199,11 @@ impl FrameSource {
     /// trailer, or fewer frames than the header announced). The frames read are still used.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
-        let short =
-            self.ended && self.frame_count_hint > 0 && self.next_index < self.frame_count_hint;
+        // Containers estimate their frame count (duration × rate): a few frames short is normal,
+        // a tenth short is not.
+        let short = self.ended
+            && self.frame_count_hint > 0
+            && (self.next_index as f64) < 0.9 * self.frame_count_hint as f64;
         if short {
             warnings.push(format!(
                 "{}: the clip ended after {} of the {} frames its header announces (truncated or damaged?); the result covers the frames read",
