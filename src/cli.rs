@@ -101,9 +101,10 @@ pub struct SpotifyImportArgs {
     /// The library CSV to write.
     #[arg(long, default_value = workbench::spotify::library::DEFAULT_LIBRARY, value_name = "CSV")]
     pub out: PathBuf,
-    /// Song model: its features are the columns written and its tracks a first local table.
-    #[arg(long, default_value = workbench::tracks::model::DEFAULT_SONG_MODEL, value_name = "JSON")]
-    pub songs: PathBuf,
+    /// Song model: its features are the columns written and its tracks a first local table
+    /// (default: as for `infer --songs`).
+    #[arg(long, value_name = "JSON")]
+    pub songs: Option<PathBuf>,
     /// A local track table to match liked songs against by id (Kaggle data.csv,
     /// genres_v2.csv, TidyTuesday spotify_songs.csv; .csv or .csv.gz). Repeatable. The table
     /// the song model was fitted on is used too when it is on this machine.
@@ -119,9 +120,9 @@ pub struct SpotifyPlaylistsArgs {
     /// The library CSV from `import-liked`.
     #[arg(long, default_value = workbench::spotify::library::DEFAULT_LIBRARY, value_name = "CSV")]
     pub library: PathBuf,
-    /// Song model that places songs into moods.
-    #[arg(long, default_value = workbench::tracks::model::DEFAULT_SONG_MODEL, value_name = "JSON")]
-    pub songs: PathBuf,
+    /// Song model that places songs into moods (default: as for `infer --songs`).
+    #[arg(long, value_name = "JSON")]
+    pub songs: Option<PathBuf>,
     /// Show what would be created or updated; change nothing (works logged out too).
     #[arg(long)]
     pub dry_run: bool,
@@ -138,15 +139,19 @@ pub enum SongSource {
 
 #[derive(Debug, Args)]
 pub struct InferArgs {
-    /// The clip or image to read.
-    #[arg(value_name = "CLIP")]
-    pub clip: PathBuf,
-    /// FER model card (its weights sit beside it).
-    #[arg(long, default_value = workbench::fer::card::DEFAULT_CARD, value_name = "JSON")]
-    pub model: PathBuf,
-    /// Song model with per-mood playlists, from `workbench cluster`.
-    #[arg(long, default_value = workbench::tracks::model::DEFAULT_SONG_MODEL, value_name = "JSON")]
-    pub songs: PathBuf,
+    /// The clip or image to read; several, or folders (their clip and image files, sorted),
+    /// make a batch: one report each and a summary (reports/infer/batch-<run-id>/).
+    #[arg(value_name = "CLIP", required = true, num_args = 1..)]
+    pub clips: Vec<PathBuf>,
+    /// FER model card (its weights sit beside it). Default: fer-default.json from
+    /// $WORKBENCH_HOME/models, the user's data dir (~/.local/share/workbench/models), ./models,
+    /// else the copy built into the binary.
+    #[arg(long, value_name = "JSON")]
+    pub model: Option<PathBuf>,
+    /// Song model with per-mood playlists, from `workbench cluster`. Default: song-clusters.json,
+    /// looked for as --model is.
+    #[arg(long, value_name = "JSON")]
+    pub songs: Option<PathBuf>,
     /// Keep one frame in N.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub every: usize,
@@ -164,8 +169,8 @@ pub struct InferArgs {
     /// FER2013's), or OpenCV's Haar or LBP cascade (boxes only).
     #[arg(long, value_enum, default_value_t = DetectorKind::Yunet)]
     pub detector: DetectorKind,
-    /// The detector's model file (default: models/face_detection_yunet_2022mar.onnx for YuNet,
-    /// Debian's cascades for haar and lbp).
+    /// The detector's model file (default: YuNet's face_detection_yunet_2022mar.onnx, looked for
+    /// as --model is; Debian's cascades for haar and lbp).
     #[arg(long, alias = "cascade", value_name = "PATH")]
     pub detector_model: Option<PathBuf>,
     /// Smallest face side, in frame pixels. YuNet's input width follows from it: wide enough

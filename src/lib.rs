@@ -9,6 +9,7 @@
 
 pub mod artifacts;
 pub mod backend;
+pub mod defaults;
 pub mod emotion;
 pub mod fer;
 pub mod infer;

@@ -7,19 +7,7 @@ use common::*;
 use std::fs;
 use std::path::Path;
 
-const CONFIG: &str = r#"
-name = "tiny"
-seed = 1
-[model]
-arch = "mini_xception"
-[optimizer]
-kind = "adamw"
-lr = 0.001
-[training]
-epochs = 1
-batch_size = 4
-eval_batch_size = 8
-"#;
+use common::TINY_EXPERIMENT as CONFIG;
 
 fn grey(v: u8) -> String {
     vec![v.to_string(); 2304].join(" ")

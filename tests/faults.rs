@@ -234,19 +234,7 @@ fn clustering_on_one_feature_works() {
 
 // 3. A model is never replaced without --force, and a forced replacement keeps the old one.
 
-const TINY: &str = r#"
-name = "tiny"
-seed = 1
-[model]
-arch = "mini_xception"
-[optimizer]
-kind = "adamw"
-lr = 0.001
-[training]
-epochs = 1
-batch_size = 4
-eval_batch_size = 8
-"#;
+use common::TINY_EXPERIMENT as TINY;
 
 fn tiny_fer_csv(shift: u8) -> String {
     let grey = |v: u8| vec![v.to_string(); 2304].join(" ");

@@ -1,12 +1,50 @@
 use crate::cli::{InferArgs, SongSource};
 use anyhow::Result;
+use workbench::defaults;
 use workbench::infer;
+use workbench::vision::faces::DetectorKind;
 use workbench::vision::{faces::DetectorParams, tracker::TrackerParams};
 
 pub fn run(args: InferArgs) -> Result<()> {
-    let started = std::time::Instant::now();
+    let clips = infer::batch::expand(&args.clips)?;
+    let single = clips.len() == 1 && !args.clips[0].is_dir();
     let json = args.json;
-    let outcome = infer::run(&options(args))?;
+    let base = options(args, clips[0].clone())?;
+    if single {
+        one(&base, json)
+    } else {
+        batch(&clips, &base)
+    }
+}
+
+/// Many clips: a line per clip as it ends, then the summary; an error when any failed.
+fn batch(clips: &[std::path::PathBuf], base: &infer::InferOptions) -> Result<()> {
+    let outcome = infer::batch::run_batch(clips, base, &|item| match &item.outcome {
+        Ok(o) => println!(
+            "{}: {} ({:.1} s)",
+            item.clip.display(),
+            o.result.verdict.sentence,
+            item.seconds
+        ),
+        Err(e) => println!("{}: failed: {e}", item.clip.display()),
+    })?;
+    let summary = outcome.summary_dir.join("index.html");
+    println!(
+        "summary: {}",
+        std::path::absolute(&summary).unwrap_or(summary).display()
+    );
+    match outcome.failed() {
+        0 => Ok(()),
+        n => anyhow::bail!(
+            "{n} of {} clips failed (named in the summary)",
+            outcome.items.len()
+        ),
+    }
+}
+
+fn one(options: &infer::InferOptions, json: bool) -> Result<()> {
+    let started = std::time::Instant::now();
+    let outcome = infer::run(options)?;
     let r = &outcome.result;
     tracing::info!(
         "load {:.3} s, decode {:.3} s, detect {:.3} s, classify {:.3} s, report {:.3} s",
@@ -47,26 +85,43 @@ pub fn run(args: InferArgs) -> Result<()> {
         outcome
             .report_dir
             .as_ref()
-            .map(|d| format!("\nreport: {}", d.join("index.html").display()))
+            .map(|d| format!(
+                "\nreport: {}",
+                std::path::absolute(d.join("index.html")).unwrap_or_else(|_| d.join("index.html")).display()
+            ))
             .unwrap_or_default()
     );
     Ok(())
 }
 
-fn options(args: InferArgs) -> infer::InferOptions {
-    infer::InferOptions {
-        clip: args.clip,
-        model: args.model,
-        song_model: args.songs,
+fn options(args: InferArgs, clip: std::path::PathBuf) -> Result<infer::InferOptions> {
+    let model = defaults::fer_model(args.model.as_deref())?;
+    let song_model = defaults::song_model(args.songs.as_deref())?;
+    let detector = match args.detector {
+        DetectorKind::Yunet => defaults::yunet(args.detector_model.as_deref())?,
+        kind => defaults::Resolved {
+            path: args
+                .detector_model
+                .unwrap_or_else(|| kind.default_model().into()),
+            source: defaults::Source::Flag,
+        },
+    };
+    Ok(infer::InferOptions {
+        clip,
+        model: model.path,
+        song_model: song_model.path,
+        sources: infer::Sources {
+            model: model.source,
+            song_model: song_model.source,
+            detector: detector.source,
+        },
         every: args.every,
         max_frames: args.max_frames,
         largest_face: args.largest_face,
         key_every: args.key_every,
         detector: DetectorParams {
             kind: args.detector,
-            model: args
-                .detector_model
-                .unwrap_or_else(|| args.detector.default_model().into()),
+            model: detector.path,
             score_threshold: args.score_threshold,
             min_face: args.min_face,
             detect_width: args.detect_width,
@@ -87,5 +142,5 @@ fn options(args: InferArgs) -> infer::InferOptions {
         reports_dir: args.reports_dir,
         write_report: !args.no_report,
         command: super::command_line(),
-    }
+    })
 }

@@ -52,7 +52,7 @@ fn import_liked(settings: &SpotifySettings, args: SpotifyImportArgs) -> Result<(
         settings,
         &library::ImportOptions {
             out: args.out,
-            songs: args.songs,
+            songs: workbench::defaults::song_model(args.songs.as_deref())?.path,
             catalogs: args.catalogs,
             features_endpoint: !args.no_features_endpoint,
         },
@@ -87,7 +87,7 @@ fn sync_playlists(settings: &SpotifySettings, args: SpotifyPlaylistsArgs) -> Res
         settings,
         &playlists::PlaylistOptions {
             library: args.library,
-            songs: args.songs,
+            songs: workbench::defaults::song_model(args.songs.as_deref())?.path,
             dry_run: args.dry_run,
         },
     )?;

@@ -1,12 +1,14 @@
 //! `workbench infer <clip>`: frames → faces (Haar, tracked) → emotions (the FER model, batched)
 //! → a mood with a confidence → songs → `reports/infer/<clip>-<run-id>/`.
 
+pub mod batch;
 pub mod mood;
 pub mod recommend;
 pub mod report;
 
 use crate::artifacts;
 use crate::backend::Backend;
+use crate::defaults::Source;
 use crate::emotion::{Emotion, Mood};
 use crate::fer::card::{self, ModelCard};
 use crate::fer::model::FerNet;
@@ -37,6 +39,8 @@ pub struct InferOptions {
     pub model: PathBuf,
     /// The song model (`song-clusters.json`) whose playlists the songs come from.
     pub song_model: PathBuf,
+    /// Where the model, song model and detector came from (`crate::defaults`).
+    pub sources: Sources,
     pub every: usize,
     pub max_frames: Option<usize>,
     pub largest_face: bool,
@@ -98,9 +102,30 @@ pub struct ClipInfo {
     pub duration_s: f64,
 }
 
+/// Where each default came from: a flag, a data directory, or the binary itself.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sources {
+    pub model: Source,
+    pub song_model: Source,
+    pub detector: Source,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Sources {
+            model: Source::Flag,
+            song_model: Source::Flag,
+            detector: Source::Flag,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
     pub model_card: String,
+    /// Where the model, song model and detector came from.
+    #[serde(default)]
+    pub sources: Sources,
     pub model_name: String,
     pub model_private_test_accuracy: f64,
     pub model_weights_sha256: String,
@@ -735,6 +760,7 @@ fn provenance(o: &InferOptions, card: &ModelCard, songs: &SongClusters) -> Resul
     let weights = card.weights_path(&o.model);
     Ok(Provenance {
         model_card: o.model.display().to_string(),
+        sources: o.sources,
         model_name: card.name.clone(),
         model_private_test_accuracy: card.metrics.private_test.accuracy,
         model_weights_sha256: artifacts::sha256_file(&weights)

@@ -20,6 +20,21 @@ pub fn skip(why: &str) {
     eprintln!("SKIPPED: {why}");
 }
 
+/// The smallest experiment that trains: one epoch of mini-Xception, batches of 4.
+pub const TINY_EXPERIMENT: &str = r#"
+name = "tiny"
+seed = 1
+[model]
+arch = "mini_xception"
+[optimizer]
+kind = "adamw"
+lr = 0.001
+[training]
+epochs = 1
+batch_size = 4
+eval_batch_size = 8
+"#;
+
 pub fn shared_dir() -> PathBuf {
     std::env::var_os("WORKBENCH_SHARED")
         .map(PathBuf::from)
