@@ -15,7 +15,8 @@ demo: build
 	scripts/demo.sh
 
 # Unit and integration tests. Tests that need the real data read ../shared and skip, saying
-# why, when it is absent. Built once in release: the tests train small networks.
+# why, when it is absent (with WORKBENCH_REQUIRE_DATA=1, as .ci/run sets, they fail instead).
+# Built once in release: the tests train small networks.
 test: setup
 	$(CARGO) test --release --locked -- --show-output
 
