@@ -16,8 +16,14 @@ pub enum Backend {
     Wgpu,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("this workbench was built without the `{0}` backend; rebuild with `cargo build --release --features {0}`")]
+    NotBuilt(&'static str),
+}
+
 impl Backend {
-    pub fn device(self) -> Result<Device, String> {
+    pub fn device(self) -> Result<Device, BackendError> {
         match self {
             Backend::Cpu => Ok(Device::flex()),
             #[cfg(feature = "cuda")]
@@ -25,10 +31,7 @@ impl Backend {
             #[cfg(feature = "wgpu")]
             Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::default())),
             #[allow(unreachable_patterns)]
-            other => Err(format!(
-                "this workbench was built without the `{0}` backend; rebuild with `cargo build --release --features {0}`",
-                other.name()
-            )),
+            other => Err(BackendError::NotBuilt(other.name())),
         }
     }
 

@@ -101,7 +101,7 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
     for (name, config) in &options.models {
         config.check().map_err(|m| anyhow::anyhow!("{name}: {m}"))?;
     }
-    let device = options.backend.device().map_err(anyhow::Error::msg)?;
+    let device = options.backend.device()?;
     let mut runs: Vec<(String, ModelConfig, Option<FerNet>)> = options
         .models
         .iter()

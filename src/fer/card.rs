@@ -6,7 +6,8 @@
 use crate::artifacts;
 use crate::emotion::Emotion;
 use crate::fer::data::DataSource;
-use crate::fer::evaluate::Metrics;
+use crate::fer::data::Split;
+use crate::fer::evaluate::{Metrics, Tta};
 use crate::fer::model::{FerNet, ModelConfig};
 use crate::fer::preprocess::Preprocessing;
 use burn::prelude::*;
@@ -60,23 +61,23 @@ pub struct PreprocessingSpec {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalSummary {
-    pub split: String,
+    pub split: Split,
     pub n: usize,
     pub accuracy: f64,
     pub macro_f1: f64,
     pub per_class_recall: Vec<(Emotion, f64)>,
-    pub tta: String,
+    pub tta: Tta,
 }
 
 impl EvalSummary {
-    pub fn new(split: &str, tta: &str, m: &Metrics) -> Self {
+    pub fn new(split: Split, tta: Tta, m: &Metrics) -> Self {
         Self {
-            split: split.into(),
+            split,
             n: m.n,
             accuracy: m.accuracy,
             macro_f1: m.macro_f1,
             per_class_recall: m.per_class.iter().map(|c| (c.emotion, c.recall)).collect(),
-            tta: tta.into(),
+            tta,
         }
     }
 }

@@ -80,7 +80,7 @@ fn description(o: &EnsembleOptions) -> String {
 pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
     check_options(o)?;
     let started = std::time::Instant::now();
-    let device = o.backend.device().map_err(anyhow::Error::msg)?;
+    let device = o.backend.device()?;
     let members = load_members(o, &device)?;
     let (fer, data_path) = read_data(o, &members.cards)?;
     let mut evals = measure(o, &members, &fer, &data_path, &device)?;
@@ -233,8 +233,8 @@ fn ensemble_card(
             selected_on: "PublicTest".into(),
             // Nothing is trained here; each member's epoch was chosen on its own run.
             best_epoch: 0,
-            public_test: EvalSummary::new("PublicTest", "none", &evals[0].metrics),
-            private_test: EvalSummary::new("PrivateTest", "none", &evals[1].metrics),
+            public_test: EvalSummary::new(Split::PublicTest, Tta::None, &evals[0].metrics),
+            private_test: EvalSummary::new(Split::PrivateTest, Tta::None, &evals[1].metrics),
         },
         DataSpec::of(fer, None),
         TrainingProvenance {

@@ -64,7 +64,7 @@ pub fn read_with_spinner(path: &Path, skip_bad_rows: bool) -> Result<Fer2013> {
 
 pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
     anyhow::ensure!(options.batch_size >= 1, "--batch-size must be at least 1");
-    let device = options.backend.device().map_err(anyhow::Error::msg)?;
+    let device = options.backend.device()?;
     let (card, model) = card::load_model(&options.model, &device)?;
     // The card's own data path is a hint; a saved experiment may name one too.
     let card_data = Some(card.data.source.path.clone()).filter(|p| p.exists());

@@ -384,8 +384,8 @@ fn model_card(
         CardMetrics {
             selected_on: "PublicTest".into(),
             best_epoch: state.best_epoch,
-            public_test: EvalSummary::new("PublicTest", "none", &evals[0].metrics),
-            private_test: EvalSummary::new("PrivateTest", "none", &evals[1].metrics),
+            public_test: EvalSummary::new(Split::PublicTest, Tta::None, &evals[0].metrics),
+            private_test: EvalSummary::new(Split::PrivateTest, Tta::None, &evals[1].metrics),
         },
         DataSpec {
             source: data.source.clone(),
@@ -495,7 +495,7 @@ fn start_or_resume(
         artifacts::write_atomic(&paths.config(), experiment.to_toml().as_bytes())?;
         CheckpointState::fresh(data.source.sha256.clone())
     };
-    let plain = options.backend.device().map_err(anyhow::Error::msg)?;
+    let plain = options.backend.device()?;
     let device = plain.clone().autodiff();
     device.seed(experiment.seed);
     let mut model = experiment.model.init(&device);

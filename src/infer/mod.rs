@@ -267,7 +267,7 @@ impl DetectorPool {
 
 fn load(o: &InferOptions) -> Result<Loaded> {
     let started = Instant::now();
-    let device = o.backend.device().map_err(anyhow::Error::msg)?;
+    let device = o.backend.device()?;
     let (card, model) = card::load_model(&o.model, &device)?;
     let songs = SongClusters::read(&o.song_model)?;
     let library = match &o.library {
@@ -567,11 +567,7 @@ fn recommend_songs(
     let from_catalogue = || recommend::recommend(songs, m, o.top, o.seed);
     let (list, from) = match (&l.library, &o.library) {
         (Some(pool), Some(path)) => {
-            let mine: Vec<_> = pool
-                .iter()
-                .filter(|t| songs.mood_of(t.cluster) == m)
-                .cloned()
-                .collect();
+            let mine = songs.songs_in(m, pool);
             if mine.is_empty() {
                 (
                     from_catalogue(),

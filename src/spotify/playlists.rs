@@ -71,13 +71,7 @@ pub fn plan(
     let groups = Mood::ALL
         .iter()
         .map(|&mood| {
-            let mut tracks: Vec<PlaylistTrack> = placed
-                .tracks
-                .iter()
-                .filter(|t| model.mood_of(t.cluster) == mood)
-                .cloned()
-                .collect();
-            tracks.sort_by(|a, b| PlaylistTrack::nearest_first(a.rank_key(), b.rank_key()));
+            let tracks = model.songs_in(mood, &placed.tracks);
             MoodSongs {
                 mood,
                 name: playlist_name(mood),

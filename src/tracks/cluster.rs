@@ -4,11 +4,12 @@
 use super::catalog::{self, Catalog};
 use super::cluster_report;
 use super::kmeans::{KMeansFit, KMeansParams};
-use super::model::{Playlist, PlaylistTrack, SongClusters, SONG_CLUSTERS_SCHEMA};
+use super::model::{SongClusters, SONG_CLUSTERS_SCHEMA};
 use super::moods::assign_moods;
 use super::pca::Pca;
+use super::playlists::mood_playlist;
 use super::scale::{Scaler, Scaling};
-use super::sweep::{self, Sweep, SweepParams};
+use super::sweep::{self, shown, Sweep, SweepParams};
 use crate::artifacts;
 use crate::emotion::Mood;
 use crate::progress;
@@ -278,11 +279,6 @@ fn commit(
     Ok((report_dir, replaced))
 }
 
-/// A metric with `decimals` places, or "undefined".
-pub fn shown(v: Option<f64>, decimals: usize) -> String {
-    v.map_or_else(|| "undefined".into(), |v| format!("{v:.decimals$}"))
-}
-
 fn join_moods(moods: &[Mood]) -> String {
     moods
         .iter()
@@ -293,81 +289,6 @@ fn join_moods(moods: &[Mood]) -> String {
 
 fn rows(m: &Array2<f64>) -> Vec<Vec<f64>> {
     m.rows().into_iter().map(|r| r.to_vec()).collect()
-}
-
-/// Each cluster's tracks, nearest its centroid first (ties: more popular first).
-pub fn ranked_members(
-    fit: &KMeansFit,
-    scaled: &Array2<f64>,
-    catalog: &Catalog,
-    cluster: usize,
-) -> Vec<(usize, f64)> {
-    let centroid = fit.centroids.row(cluster);
-    let mut members: Vec<(usize, f64)> = fit
-        .labels
-        .iter()
-        .enumerate()
-        .filter(|(_, &l)| l == cluster)
-        .map(|(i, _)| {
-            (
-                i,
-                super::kmeans::squared_distance(scaled.row(i), centroid).sqrt(),
-            )
-        })
-        .collect();
-    let popularity = |i: usize| catalog.tracks[i].popularity;
-    members.sort_by(|a, b| {
-        PlaylistTrack::nearest_first((a.1, popularity(a.0)), (b.1, popularity(b.0)))
-            .then(a.0.cmp(&b.0))
-    });
-    members
-}
-
-/// A mood's playlist: the tracks of its clusters, nearest their own centroid first.
-pub fn mood_playlist(
-    model_moods: &super::moods::MoodMap,
-    mood: Mood,
-    fit: &KMeansFit,
-    scaled: &Array2<f64>,
-    catalog: &Catalog,
-    limit: usize,
-) -> Option<Playlist> {
-    let clusters: Vec<usize> = model_moods
-        .clusters
-        .iter()
-        .filter(|c| c.mood == mood)
-        .map(|c| c.cluster)
-        .collect();
-    if clusters.is_empty() {
-        return None;
-    }
-    let mut members: Vec<(usize, usize, f64)> = clusters
-        .iter()
-        .flat_map(|&c| {
-            ranked_members(fit, scaled, catalog, c)
-                .into_iter()
-                .map(move |(i, d)| (c, i, d))
-        })
-        .collect();
-    let popularity = |i: usize| catalog.tracks[i].popularity;
-    members.sort_by(|a, b| {
-        PlaylistTrack::nearest_first((a.2, popularity(a.1)), (b.2, popularity(b.1)))
-            .then(a.1.cmp(&b.1))
-    });
-    members.truncate(limit);
-    Some(Playlist {
-        mood,
-        clusters,
-        tracks: members
-            .into_iter()
-            .map(|(c, i, d)| PlaylistTrack {
-                track: catalog.tracks[i].clone(),
-                cluster: c,
-                distance: d,
-                features: catalog.features.row(i).to_vec(),
-            })
-            .collect(),
-    })
 }
 
 fn build_model(

@@ -4,9 +4,10 @@
 //! without its model.
 
 use super::catalog::Catalog;
-use super::cluster::{mood_playlist, shown};
 use super::kmeans::KMeansFit;
 use super::model::SongClusters;
+use super::playlists::mood_playlist;
+use super::sweep::shown;
 use super::sweep::Sweep;
 use crate::artifacts;
 use crate::emotion::Mood;

@@ -11,5 +11,6 @@ pub mod metrics;
 pub mod model;
 pub mod moods;
 pub mod pca;
+pub mod playlists;
 pub mod scale;
 pub mod sweep;

@@ -160,6 +160,18 @@ impl SongClusters {
         self.moods.clusters[cluster].mood
     }
 
+    /// The songs of `placed` (placed by this model) that fall in `mood`, nearest first by the one
+    /// ranking rule.
+    pub fn songs_in(&self, mood: Mood, placed: &[PlaylistTrack]) -> Vec<PlaylistTrack> {
+        let mut songs: Vec<PlaylistTrack> = placed
+            .iter()
+            .filter(|t| self.mood_of(t.cluster) == mood)
+            .cloned()
+            .collect();
+        songs.sort_by(|a, b| PlaylistTrack::nearest_first(a.rank_key(), b.rank_key()));
+        songs
+    }
+
     fn centroid_matrix(&self) -> Array2<f64> {
         let d = self.features.len();
         Array2::from_shape_vec(

@@ -63,6 +63,11 @@ pub struct KScore {
     pub sizes: Vec<usize>,
 }
 
+/// A metric with `decimals` places, or "undefined".
+pub fn shown(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "undefined".into(), |v| format!("{v:.decimals$}"))
+}
+
 /// A metric's value when it is a number, `None` when it is undefined (NaN or infinite).
 pub fn defined(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
