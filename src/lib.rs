@@ -7,6 +7,20 @@
 //! `report` (charts, pages). `spotify` is optional (login, liked songs, playlists).
 //! `artifacts` makes every output complete-or-absent, never replaced without `--force`.
 
+/// An error and its causes on one line, each cause once: our errors already quote their source
+/// ("path: No such file or directory"), which anyhow's `{:#}` would repeat.
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 pub mod artifacts;
 pub mod backend;
 pub mod defaults;

@@ -25,24 +25,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", error_text(&err));
+            eprintln!("error: {}", workbench::error_line(&err));
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line, each cause once: our errors already quote their source
-/// ("path: No such file or directory"), which anyhow's `{:#}` would repeat.
-fn error_text(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
 }
 
 /// OpenCV decodes stills of up to 2^30 pixels by default (gigabytes of memory); ours stop at

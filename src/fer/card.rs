@@ -328,6 +328,15 @@ impl ModelCard {
         Ok(())
     }
 
+    /// The weights' sha256 of a card loaded by [`load_model`], which has checked the recorded
+    /// digest against the file; hashed here only when the card (an older one) records none.
+    pub fn loaded_weights_sha256(&self, card_path: &Path) -> std::io::Result<String> {
+        match &self.weights_sha256 {
+            Some(sha) => Ok(sha.clone()),
+            None => artifacts::sha256_file(&self.weights_path(card_path)),
+        }
+    }
+
     pub fn weights_path(&self, card_path: &Path) -> PathBuf {
         card_path
             .parent()

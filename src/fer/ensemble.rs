@@ -133,7 +133,7 @@ fn load_members(o: &EnsembleOptions, device: &Device) -> Result<Members> {
         }
         sources.push(InitSource {
             card: path.display().to_string(),
-            weights_sha256: artifacts::sha256_file(&member.weights_path(path))?,
+            weights_sha256: member.loaded_weights_sha256(path)?,
             public_test_accuracy: member.metrics.public_test.accuracy,
             private_test_accuracy: member.metrics.private_test.accuracy,
         });

@@ -81,7 +81,7 @@ pub fn run_batch(
             clip: clip.clone(),
             ..base.clone()
         };
-        let outcome = run(&options).map_err(|e| error_line(&e));
+        let outcome = run(&options).map_err(|e| crate::error_line(&e));
         let item = BatchItem {
             clip: clip.clone(),
             seconds: started.elapsed().as_secs_f64(),
@@ -92,19 +92,6 @@ pub fn run_batch(
     }
     let summary_dir = write_summary(&base.reports_dir, &items)?;
     Ok(BatchOutcome { items, summary_dir })
-}
-
-/// The error and its causes, each once, on one line.
-fn error_line(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
 }
 
 /// (clip, faces, mood, confidence, outcome, seconds, report) for one item, as text.

@@ -759,7 +759,8 @@ fn provenance(o: &InferOptions, card: &ModelCard, songs: &SongClusters) -> Resul
         sources: o.sources,
         model_name: card.name.clone(),
         model_private_test_accuracy: card.metrics.private_test.accuracy,
-        model_weights_sha256: artifacts::sha256_file(&weights)
+        model_weights_sha256: card
+            .loaded_weights_sha256(&o.model)
             .with_context(|| format!("hashing {}", weights.display()))?,
         songs: o.song_model.display().to_string(),
         songs_dataset: songs.dataset.path.clone(),
