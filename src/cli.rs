@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use workbench::affect::Strategy;
 use workbench::backend::Backend;
 use workbench::fer::data::Split;
 use workbench::tracks::scale::Scaling;
@@ -46,6 +47,11 @@ pub enum Command {
     /// (elbow, silhouette, Calinski-Harabasz, Davies-Bouldin, stability), fit k, name each cluster
     /// with a mood, write models/song-clusters.json and reports/cluster/<run-id>/.
     Cluster(ClusterArgs),
+    /// Derive weak mood labels (Happy / Sad / Calm / Energetic) from people's own playlist
+    /// names in the TidyTuesday table, by the stated rule of src/tracks/weak_labels.rs, for
+    /// `cluster --labels`.
+    #[command(name = "mood-labels")]
+    MoodLabels(MoodLabelsArgs),
     /// Time the whole cluster job (k sweep + final fit) on a catalogue bootstrapped to N rows;
     /// writes the matrix it used so benches/cluster_sklearn.py can time scikit-learn on it.
     #[command(name = "bench-cluster")]
@@ -202,6 +208,10 @@ pub struct InferArgs {
     /// Draw the songs at random (seeded) from the nearest 3×N, for variety.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// match: songs for the clip's own point in the valence–arousal plane; lift: songs one step
+    /// (+0.5 valence) more pleasant than it.
+    #[arg(long, value_enum, default_value_t = Strategy::Match)]
+    pub strategy: Strategy,
     /// Recommend from the catalogue's mood playlists, or from your liked songs (falls back to
     /// the catalogue, saying so, when none of them is in the mood).
     #[arg(long, value_enum, default_value_t = SongSource::Catalog)]
@@ -258,8 +268,9 @@ pub struct ClusterArgs {
     /// Rows in the silhouette's seeded sample (silhouette costs O(n^2)).
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub silhouette_sample: usize,
-    /// Tracks kept per mood in the model (the report's CSVs hold them all).
-    #[arg(long, default_value_t = 25, value_name = "N")]
+    /// Tracks kept per mood in the model, nearest their centroid (the report's CSVs hold them
+    /// all); `infer` ranks them by their place in the valence–arousal plane.
+    #[arg(long, default_value_t = 100, value_name = "N")]
     pub playlist_length: usize,
     /// Where the song model goes.
     #[arg(long, default_value = workbench::tracks::model::DEFAULT_SONG_MODEL, value_name = "JSON")]
@@ -269,6 +280,37 @@ pub struct ClusterArgs {
     pub force: bool,
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub reports_dir: PathBuf,
+    /// People's mood labels to measure the moods against: a CSV with a track id column
+    /// (track_id or id) and a mood column. Agreement, a confusion table and per-mood precision go
+    /// to stdout and the report.
+    #[arg(long, value_name = "CSV")]
+    pub labels: Option<PathBuf>,
+    /// How our six moods fold into the labels' vocabulary, as mood=label pairs (labels compared
+    /// case-insensitively). The default folds into Happy / Sad / Calm / Energetic.
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = workbench::tracks::agreement::DEFAULT_FOLD
+    )]
+    pub label_fold: String,
+    /// With --labels: measure this existing song model on --data instead of building one
+    /// (nothing is written).
+    #[arg(long, value_name = "JSON", requires = "labels")]
+    pub model: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MoodLabelsArgs {
+    /// The TidyTuesday table (spotify_songs.csv[.gz]): its playlist_name column holds people's
+    /// own playlist names.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Where the labels CSV (track_id, mood, playlist_name) goes.
+    #[arg(long, value_name = "CSV")]
+    pub out: PathBuf,
+    /// Replace an existing file at --out.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ pub fn error_line(err: &anyhow::Error) -> String {
     text
 }
 
+pub mod affect;
 pub mod artifacts;
 pub mod backend;
 pub mod defaults;

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::BenchFer(args) => commands::bench_fer::run(args),
         Command::MeasureFraming(args) => commands::measure_framing::run(args),
         Command::Cluster(args) => commands::cluster::run(args),
+        Command::MoodLabels(args) => commands::mood_labels::run(args),
         Command::BenchCluster(args) => commands::bench_cluster::run(args),
         Command::Infer(args) => commands::infer::run(args),
         Command::Spotify(command) => commands::spotify::run(command),

@@ -325,18 +325,14 @@ fn spotify(name: &str) -> Option<PathBuf> {
     common::shared_file(&format!("datasets/spotify/{name}"))
 }
 
-#[test]
-fn the_real_tidytuesday_catalogue_gives_six_moods_and_a_model_that_places_its_songs() {
-    let Some(data) = spotify("spotify_songs.csv.gz") else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let model_path = dir.path().join("song-clusters.json");
-    let reports = dir.path().join("reports");
-    let out = run(&[
+/// `cluster` on the real TidyTuesday table with the test's settings, writing into `dir`.
+fn cluster_tidytuesday(data: &Path, dir: &Path, extra: &[&str]) -> Run {
+    let model_path = dir.join("song-clusters.json");
+    let reports = dir.join("reports");
+    let mut args = vec![
         "cluster",
         "--data",
-        s(&data),
+        s(data),
         "--k",
         "6",
         "--k-range",
@@ -349,27 +345,63 @@ fn the_real_tidytuesday_catalogue_gives_six_moods_and_a_model_that_places_its_so
         s(&model_path),
         "--reports-dir",
         s(&reports),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    ];
+    args.extend_from_slice(extra);
+    Run {
+        out: run(&args),
+        model: model_path,
+        reports,
+    }
+}
+
+#[test]
+fn the_real_tidytuesday_catalogue_is_named_in_the_valence_arousal_plane_and_places_its_songs() {
+    let Some(data) = spotify("spotify_songs.csv.gz") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = cluster_tidytuesday(&data, dir.path(), &[]);
+    assert_eq!(r.out.status.code(), Some(0), "{}", text(&r.out));
+    let stdout = String::from_utf8_lossy(&r.out.stdout);
     assert!(stdout.contains("metrics favour k="), "{stdout}");
     assert!(stdout.contains("you asked for k=6"), "{stdout}");
 
-    let model = SongClusters::read(&model_path).unwrap();
+    let model = SongClusters::read(&r.model).unwrap();
     assert_eq!(model.dataset.schema, Schema::TidyTuesday);
     assert_eq!(model.dataset.rows_read, 32_833);
     // 32,833 rows hold 28,356 distinct track ids.
     assert_eq!(model.dataset.rows_used, 28_356);
-    let mut moods: Vec<Mood> = model.moods.clusters.iter().map(|c| c.mood).collect();
-    moods.sort_by_key(|m| Mood::ALL.iter().position(|x| x == m));
-    assert_eq!(moods, Mood::ALL.to_vec(), "k = 6 maps one-to-one");
+    // Each cluster sits where its centroid's valence and energy put it, and takes the mood
+    // whose point is nearest; the map lists the moods no cluster took.
+    let at =
+        |c: usize, f: &str| model.centroids[c][model.features.iter().position(|x| x == f).unwrap()];
+    for c in &model.moods.clusters {
+        assert!((c.affect.valence - (2.0 * at(c.cluster, "valence") - 1.0)).abs() < 1e-9);
+        assert!((c.affect.arousal - (2.0 * at(c.cluster, "energy") - 1.0)).abs() < 1e-9);
+        for other in Mood::ALL {
+            assert!(
+                c.distance <= other.affect().distance(c.affect) + 1e-12,
+                "{c:?} vs {other}"
+            );
+        }
+    }
+    for m in Mood::ALL {
+        let taken = model.moods.clusters.iter().any(|c| c.mood == m);
+        assert_eq!(taken, !model.moods.empty_moods.contains(&m), "{m}");
+        assert_eq!(taken, model.playlist(m).is_some(), "{m}");
+    }
+    // The catalogue's calm, acoustic cluster is neutral, not sad: the rule's point.
+    let acoustic = (0..model.k)
+        .max_by(|&a, &b| at(a, "acousticness").total_cmp(&at(b, "acousticness")))
+        .unwrap();
+    assert_eq!(model.mood_of(acoustic), Mood::Neutral);
     assert!((model.pca.explained_variance_ratio.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     assert_eq!(model.pca.explained_variance_ratio.len(), 8);
 
     // The saved model, read back, places every playlist song in the cluster it was listed
-    // under, and every mood has a full playlist with Spotify ids.
+    // under, and every playlist is full, with Spotify ids.
     for playlist in &model.playlists {
-        assert_eq!(playlist.tracks.len(), 25);
+        assert_eq!(playlist.tracks.len(), 100);
         for t in &playlist.tracks {
             let placed = model.place(&t.features).unwrap();
             assert_eq!(placed.cluster, t.cluster, "{:?}", t.track);
@@ -385,23 +417,139 @@ fn the_real_tidytuesday_catalogue_gives_six_moods_and_a_model_that_places_its_so
         serde_json::from_str(&serde_json::to_string(&model).unwrap()).unwrap();
     assert_eq!(again, model);
 
-    let report = report_dir(&Run {
-        out,
-        model: model_path,
-        reports,
-    });
+    let report = report_dir(&r);
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     assert!(html.contains("https://open.spotify.com/track/"));
-    let happy = std::fs::read_to_string(report.join("playlists/happy.csv")).unwrap();
-    assert!(happy.starts_with("rank,cluster,distance,id,name,artists,popularity,url,acousticness"));
-    let happy_rows = happy.lines().count() - 1;
-    let happy_clusters = model
-        .moods
-        .clusters
-        .iter()
-        .find(|c| c.mood == Mood::Happy)
-        .unwrap();
-    assert_eq!(happy_rows, model.sizes[happy_clusters.cluster]);
+    assert!(report.join("plane.png").is_file());
+    let first = &model.playlists[0];
+    let csv =
+        std::fs::read_to_string(report.join(format!("playlists/{}.csv", first.mood))).unwrap();
+    assert!(csv.starts_with("rank,cluster,distance,id,name,artists,popularity,url,acousticness"));
+    let in_mood: usize = first.clusters.iter().map(|&c| model.sizes[c]).sum();
+    assert_eq!(csv.lines().count() - 1, in_mood);
+}
+
+#[test]
+fn labels_are_measured_for_a_model_being_built_and_for_an_existing_one() {
+    let Some(data) = spotify("spotify_songs.csv.gz") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let first = cluster_tidytuesday(&data, &dir.path().join("a"), &[]);
+    assert_eq!(first.out.status.code(), Some(0), "{}", text(&first.out));
+    let model = SongClusters::read(&first.model).unwrap();
+    // Three songs of each playlist labelled with their mood folded (Happy/Sad/Calm/Energetic),
+    // one labelled wrongly, a label the fold does not know, an id the catalogue lacks, an id
+    // labelled two ways, and a blank row.
+    let fold = |m: Mood| match m {
+        Mood::Happy => "Happy",
+        Mood::Sad => "Sad",
+        Mood::Neutral => "calm",
+        _ => "Energetic",
+    };
+    let mut csv = String::from("id,mood,note\n");
+    let mut right = 0;
+    for p in &model.playlists {
+        for t in p.tracks.iter().take(3) {
+            writeln!(
+                csv,
+                "{},{},ok",
+                t.track.id.as_deref().unwrap(),
+                fold(p.mood)
+            )
+            .unwrap();
+            right += 1;
+        }
+    }
+    let last = &model.playlists[0].tracks[10];
+    let wrong = if fold(model.mood_of(last.cluster)) == "Sad" {
+        "Happy"
+    } else {
+        "Sad"
+    };
+    writeln!(csv, "{},{wrong},wrong", last.track.id.as_deref().unwrap()).unwrap();
+    let twice = model.playlists[0].tracks[11].track.id.as_deref().unwrap();
+    writeln!(csv, "{twice},Happy,x\n{twice},Sad,y").unwrap();
+    csv.push_str("5xyz,workout,unknown\nnot-a-track,Calm,absent\n,,blank\n");
+    let labels = dir.path().join("labels.csv");
+    std::fs::write(&labels, csv).unwrap();
+
+    let measured = run(&[
+        "cluster",
+        "--model",
+        s(&first.model),
+        "--data",
+        s(&data),
+        "--labels",
+        s(&labels),
+    ]);
+    assert_eq!(measured.status.code(), Some(0), "{}", text(&measured));
+    let stdout = String::from_utf8_lossy(&measured.stdout);
+    let want = format!(
+        "on {} labelled songs: {:.1} %",
+        right + 1,
+        100.0 * right as f64 / (right + 1) as f64
+    );
+    assert!(stdout.contains(&want), "{want}\n{stdout}");
+    assert!(stdout.contains("baseline quadrant"), "{stdout}");
+    assert!(stdout.contains("precision"), "{stdout}");
+    assert!(
+        stdout.contains("1 labels not in the fold, e.g. line"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 ids labelled two ways"), "{stdout}");
+    assert!(
+        stdout.contains("1 labelled ids not in the catalogue"),
+        "{stdout}"
+    );
+
+    // Built with the labels, the same model reports the same agreement, in its report too.
+    let second = cluster_tidytuesday(&data, &dir.path().join("b"), &["--labels", s(&labels)]);
+    assert_eq!(second.out.status.code(), Some(0), "{}", text(&second.out));
+    assert!(String::from_utf8_lossy(&second.out.stdout).contains(&want));
+    let report = report_dir(&second);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("agreement.json")).unwrap()).unwrap();
+    assert_eq!(json["measured"], right + 1);
+    assert!(std::fs::read_to_string(report.join("index.html"))
+        .unwrap()
+        .contains("Agreement with people"));
+
+    // A fold that misses a mood, and labels without an id column, are refused by name.
+    let out = run(&[
+        "cluster",
+        "--model",
+        s(&first.model),
+        "--data",
+        s(&data),
+        "--labels",
+        s(&labels),
+        "--label-fold",
+        "happy=Happy",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no label for sad"),
+        "{}",
+        text(&out)
+    );
+    let no_id = dir.path().join("no-id.csv");
+    std::fs::write(&no_id, "song,mood\nx,Happy\n").unwrap();
+    let out = run(&[
+        "cluster",
+        "--model",
+        s(&first.model),
+        "--data",
+        s(&data),
+        "--labels",
+        s(&no_id),
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no-id.csv: no track id column"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

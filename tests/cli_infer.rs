@@ -54,7 +54,7 @@ fn the_committed_clip_gives_a_mood_songs_and_a_complete_report() {
     let dir = tempfile::tempdir().unwrap();
     let r = infer(dir.path(), CLIP, &[]);
     let v = result(&r);
-    assert_eq!(v["schema"], "workbench/infer-result/v2");
+    assert_eq!(v["schema"], "workbench/infer-result/v3");
     assert_eq!(v["clip"]["frames_sampled"], 33);
     let with_face = v["clip"]["frames_with_face"].as_u64().unwrap();
     assert!(with_face >= 30, "face found in {with_face}/33 frames");
@@ -71,6 +71,18 @@ fn the_committed_clip_gives_a_mood_songs_and_a_complete_report() {
     }
     let stdout = String::from_utf8_lossy(&r.out.stdout);
     assert!(stdout.starts_with("You seem happy"), "{stdout}");
+    // A laughing face points to pleasant and active; the songs come nearest that point first.
+    let target = &v["affect"]["target"];
+    assert!(
+        target["valence"].as_f64().unwrap() > 0.3 && target["arousal"].as_f64().unwrap() > 0.2,
+        "{target}"
+    );
+    assert_eq!(v["affect"]["aim"], *target, "match aims at the target");
+    let distances: Vec<f64> = songs
+        .iter()
+        .map(|s| s["distance"].as_f64().unwrap())
+        .collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]), "{distances:?}");
 
     let report = report_dir(&r);
     for f in [
@@ -80,6 +92,7 @@ fn the_committed_clip_gives_a_mood_songs_and_a_complete_report() {
         "annotated.gif",
         "frames.csv",
         "result.json",
+        "plane.png",
     ] {
         assert!(report.join(f).is_file(), "{f} missing");
     }
@@ -100,6 +113,38 @@ fn the_committed_clip_gives_a_mood_songs_and_a_complete_report() {
     assert_eq!(printed["verdict"], v["verdict"]);
     assert_eq!(printed["recommendations"], v["recommendations"]);
     assert!(!j.reports.exists());
+}
+
+#[test]
+fn lift_aims_more_pleasant_and_its_songs_are() {
+    let mean_valence = |v: &Value| {
+        let songs = v["recommendations"].as_array().unwrap();
+        assert!(!songs.is_empty(), "{v}");
+        songs
+            .iter()
+            .map(|s| s["affect"]["valence"].as_f64().unwrap())
+            .sum::<f64>()
+            / songs.len() as f64
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let matched = result(&infer(dir.path(), CLIP, &["--strategy", "match"]));
+    let dir = tempfile::tempdir().unwrap();
+    let lifted = result(&infer(dir.path(), CLIP, &["--strategy", "lift"]));
+    let (target, aim) = (&lifted["affect"]["target"], &lifted["affect"]["aim"]);
+    assert_eq!(target, &matched["affect"]["target"]);
+    let v = target["valence"].as_f64().unwrap();
+    assert!(
+        (aim["valence"].as_f64().unwrap() - (v + 0.5).min(1.0)).abs() < 1e-9,
+        "{aim}"
+    );
+    assert_eq!(aim["arousal"], target["arousal"]);
+    assert_eq!(lifted["affect"]["strategy"], "lift");
+    assert!(
+        mean_valence(&lifted) > mean_valence(&matched),
+        "lift {} vs match {}",
+        mean_valence(&lifted),
+        mean_valence(&matched)
+    );
 }
 
 #[test]
@@ -279,8 +324,10 @@ fn hostile_song_model(dir: &Path) -> PathBuf {
     )
     .unwrap();
     for playlist in model["playlists"].as_array_mut().unwrap() {
-        playlist["tracks"][0]["name"] = "<script>alert(1)</script>".into();
-        playlist["tracks"][0]["artists"] = "<img src=x onerror=alert(2)>".into();
+        for track in playlist["tracks"].as_array_mut().unwrap() {
+            track["name"] = "<script>alert(1)</script>".into();
+            track["artists"] = "<img src=x onerror=alert(2)>".into();
+        }
     }
     let path = dir.join("hostile-songs.json");
     std::fs::write(&path, serde_json::to_vec(&model).unwrap()).unwrap();
@@ -363,8 +410,8 @@ document.getElementById('f').addEventListener('load', function () {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert_eq!(
-        shown, 3,
-        "timeline, shares and the annotated GIF:\n{dom_text}"
+        shown, 4,
+        "timeline, shares, the annotated GIF and the valence-arousal plane:\n{dom_text}"
     );
 
     let shot = dir.path().join("report.png");

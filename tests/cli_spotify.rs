@@ -14,6 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
+use workbench::affect::Affect;
 use workbench::emotion::Mood;
 use workbench::tracks::catalog::read_catalog;
 use workbench::tracks::model::{PlaylistTrack, SongClusters};
@@ -804,19 +805,23 @@ fn playlists_without_a_library_say_how_to_make_one() {
 #[test]
 fn infer_from_liked_recommends_from_the_library() {
     let env = Env::new();
-    // The 5 happy songs farthest from the centroid: not what the catalogue would pick.
+    // A happy clip draws from the playlist whose songs sit nearest happiness; take its 5 songs
+    // farthest from the centroid (not what the catalogue would pick) and 5 of another mood.
     let model = model();
-    let happy = model.playlist(Mood::Happy).unwrap();
-    let far: Vec<PlaylistTrack> = happy.tracks.iter().rev().take(5).cloned().collect();
-    let sad: Vec<PlaylistTrack> = model
-        .playlist(Mood::Sad)
+    let (songs_mood, _) = model.mood_nearest(Mood::Happy.affect()).unwrap();
+    let playlist = model.playlist(songs_mood).unwrap();
+    let far: Vec<PlaylistTrack> = playlist.tracks.iter().rev().take(5).cloned().collect();
+    let other: Vec<PlaylistTrack> = model
+        .playlists
+        .iter()
+        .find(|p| p.mood != songs_mood)
         .unwrap()
         .tracks
         .iter()
         .take(5)
         .cloned()
         .collect();
-    let songs: Vec<_> = far.iter().chain(&sad).map(liked_song).collect();
+    let songs: Vec<_> = far.iter().chain(&other).map(liked_song).collect();
     workbench::spotify::library::write_library(&env.library(), &model.features, &songs).unwrap();
 
     let run = |library: &Path| {
@@ -838,14 +843,20 @@ fn infer_from_liked_recommends_from_the_library() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["verdict"]["mood"], "happy", "{r}");
+    assert_eq!(r["affect"]["songs_mood"], songs_mood.name(), "{r}");
+    let aim: Affect = serde_json::from_value(r["affect"]["aim"].clone()).unwrap();
     let got: Vec<&str> = r["recommendations"]
         .as_array()
         .unwrap()
         .iter()
         .map(|x| x["id"].as_str().unwrap())
         .collect();
+    // Nearest the clip's point first.
     let mut want = far.clone();
-    want.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    want.sort_by(|a, b| {
+        let d = |t: &PlaylistTrack| t.affect(&model.features).distance(aim);
+        d(a).total_cmp(&d(b))
+    });
     let want: Vec<&str> = want
         .iter()
         .map(|t| t.track.id.as_deref().unwrap())
@@ -857,7 +868,7 @@ fn infer_from_liked_recommends_from_the_library() {
     );
 
     // No liked song in the mood: the catalogue, saying so.
-    let songs: Vec<_> = sad.iter().map(liked_song).collect();
+    let songs: Vec<_> = other.iter().map(liked_song).collect();
     workbench::spotify::library::write_library(&env.library(), &model.features, &songs).unwrap();
     let out = run(&env.library());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -879,22 +890,24 @@ fn infer_from_liked_recommends_from_the_library() {
 
 #[test]
 fn a_mood_of_more_than_a_hundred_songs_is_written_in_chunks_in_order() {
-    // 150 real songs of one mood, from the table the default model was fitted on.
+    // 150 real songs of one mood (the biggest playlist's), from the table the default model was
+    // fitted on.
     let Some(table) = common::shared_file("datasets/spotify/spotify_songs.csv.gz") else {
         return;
     };
     let env = Env::new();
     let model = model();
+    let mood = model.mood_of((0..model.k).max_by_key(|&c| model.sizes[c]).unwrap());
     let catalog = read_catalog(&table, &model.features).unwrap();
-    let mut happy: Vec<PlaylistTrack> = model
+    let mut in_mood: Vec<PlaylistTrack> = model
         .place_all(&catalog)
         .unwrap()
         .into_iter()
-        .filter(|t| model.mood_of(t.cluster) == Mood::Happy)
+        .filter(|t| model.mood_of(t.cluster) == mood)
         .take(150)
         .collect();
-    assert_eq!(happy.len(), 150);
-    let songs: Vec<_> = happy.iter().map(liked_song).collect();
+    assert_eq!(in_mood.len(), 150);
+    let songs: Vec<_> = in_mood.iter().map(liked_song).collect();
     workbench::spotify::library::write_library(&env.library(), &model.features, &songs).unwrap();
     env.log_in(false);
     let library = env.library();
@@ -907,13 +920,16 @@ fn a_mood_of_more_than_a_hundred_songs_is_written_in_chunks_in_order() {
         SONGS,
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    happy.sort_by(|a, b| a.distance.total_cmp(&b.distance));
-    let want: Vec<String> = happy
+    in_mood.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    let want: Vec<String> = in_mood
         .iter()
         .map(|t| format!("spotify:track:{}", t.track.id.as_deref().unwrap()))
         .collect();
     let mine = own_workbench_playlists(&env);
-    let p = mine.iter().find(|p| p.name == "workbench · happy").unwrap();
+    let p = mine
+        .iter()
+        .find(|p| p.name == format!("workbench · {mood}"))
+        .unwrap();
     assert_eq!(p.uris, want);
     let id = &p.id;
     assert_eq!(

@@ -1,10 +1,18 @@
 use crate::cli::ClusterArgs;
 use anyhow::Result;
+use workbench::tracks::agreement::{Agreement, Fold};
 use workbench::tracks::cluster;
 
 pub fn run(args: ClusterArgs) -> Result<()> {
+    let fold = Fold::parse(&args.label_fold)?;
+    let data = cluster::resolve_data(args.data.as_deref())?;
+    if let (Some(model), Some(labels)) = (&args.model, &args.labels) {
+        let (_, agreement) = cluster::measure_existing(model, &data, labels, &fold)?;
+        print_agreement(&agreement);
+        return Ok(());
+    }
     let outcome = cluster::run(&cluster::ClusterOptions {
-        data: cluster::resolve_data(args.data.as_deref())?,
+        data,
         features: args.features.iter().map(|f| f.trim().to_string()).collect(),
         scaling: args.scaling,
         k: args.k,
@@ -17,6 +25,7 @@ pub fn run(args: ClusterArgs) -> Result<()> {
         force: args.force,
         reports_dir: args.reports_dir,
         command: super::command_line(),
+        labels: args.labels.map(|l| (l, fold)),
     })?;
     super::print_replaced(&outcome.replaced);
     if let Some(sweep) = &outcome.model.sweep {
@@ -24,9 +33,15 @@ pub fn run(args: ClusterArgs) -> Result<()> {
     }
     for c in &outcome.model.moods.clusters {
         println!(
-            "cluster {} ({} songs): {}",
-            c.cluster, outcome.model.sizes[c.cluster], c.mood
+            "cluster {} ({} songs): {} ({})",
+            c.cluster,
+            outcome.model.sizes[c.cluster],
+            c.mood,
+            c.affect.describe()
         );
+    }
+    if let Some(a) = &outcome.agreement {
+        print_agreement(a);
     }
     println!(
         "song model: {}\nreport: {}",
@@ -34,4 +49,21 @@ pub fn run(args: ClusterArgs) -> Result<()> {
         outcome.report_dir.join("index.html").display()
     );
     Ok(())
+}
+
+fn print_agreement(a: &Agreement) {
+    print!("{}", a.table());
+    if a.unknown_label + a.conflicting + a.not_in_catalogue > 0 {
+        println!(
+            "({} labels not in the fold{}, {} ids labelled two ways, {} labelled ids not in the catalogue)",
+            a.unknown_label,
+            if a.unknown_examples.is_empty() {
+                String::new()
+            } else {
+                format!(", e.g. {}", a.unknown_examples.join("; "))
+            },
+            a.conflicting,
+            a.not_in_catalogue
+        );
+    }
 }

@@ -61,6 +61,18 @@ fn one(options: &infer::InferOptions, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(r)?);
     } else {
         println!("{}", r.verdict.sentence);
+        if let (Some(c), Some(m)) = (&r.affect, r.affect.as_ref().and_then(|c| c.songs_mood)) {
+            println!(
+                "Your point: {} ({}); songs from the {m} playlist, nearest {} first:",
+                c.target.describe(),
+                c.strategy.name(),
+                if c.aim == c.target {
+                    "it"
+                } else {
+                    "the lifted point"
+                }
+            );
+        }
         for s in &r.recommendations {
             println!(
                 "{:>3}. {} — {}{}",
@@ -136,6 +148,7 @@ fn options(args: InferArgs, clip: std::path::PathBuf) -> Result<infer::InferOpti
         uncertain_margin: args.uncertain_margin,
         top: args.top,
         seed: args.seed,
+        strategy: args.strategy,
         library: (args.from == SongSource::Liked).then_some(args.library),
         batch_size: args.batch_size,
         backend: args.backend,

@@ -9,6 +9,7 @@ pub mod ensemble_fer;
 pub mod eval_fer;
 pub mod infer;
 pub mod measure_framing;
+pub mod mood_labels;
 pub mod spotify;
 pub mod train_fer;
 

@@ -6,6 +6,7 @@ pub mod mood;
 pub mod recommend;
 pub mod report;
 
+use crate::affect::{self, Affect, Strategy};
 use crate::artifacts;
 use crate::backend::Backend;
 use crate::defaults::Source;
@@ -31,7 +32,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 /// v2: `tracks` (the faces followed through the clip) became `faces`, and `warnings` came.
-pub const RESULT_SCHEMA: &str = "workbench/infer-result/v2";
+/// v3: songs are chosen in the valence–arousal plane (`affect`).
+pub const RESULT_SCHEMA: &str = "workbench/infer-result/v3";
 
 #[derive(Debug, Clone)]
 pub struct InferOptions {
@@ -54,6 +56,8 @@ pub struct InferOptions {
     pub uncertain_margin: f64,
     pub top: usize,
     pub seed: Option<u64>,
+    /// Songs that match the mood or lift it (`crate::affect::Strategy`).
+    pub strategy: Strategy,
     /// Recommend from this liked-songs library CSV instead of the model's playlists.
     pub library: Option<PathBuf>,
     pub batch_size: usize,
@@ -160,6 +164,7 @@ pub struct Settings {
     pub uncertain_margin: f64,
     pub top: usize,
     pub seed: Option<u64>,
+    pub strategy: Strategy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,6 +188,9 @@ pub struct InferResult {
     pub overall: EmotionStats,
     /// Each face followed through the clip (a face track), kept or dropped as a false face.
     pub faces: Vec<FaceSummary>,
+    /// Where the clip's emotions point in the valence–arousal plane and where the songs come
+    /// from; `None` without a face.
+    pub affect: Option<AffectChoice>,
     pub recommendations: Vec<Recommendation>,
     pub recommended_from: String,
     /// Things the user should know about this result (a truncated clip, fewer songs than
@@ -192,6 +200,39 @@ pub struct InferResult {
     pub settings: Settings,
     pub provenance: Provenance,
     pub timing: Timing,
+}
+
+/// The clip's point in the valence–arousal plane and the mood the songs are drawn from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AffectChoice {
+    /// The probability-weighted mean of the emotions' points (`crate::affect::target`).
+    pub target: Affect,
+    pub strategy: Strategy,
+    /// The point the songs are chosen for: the target, or the target lifted.
+    pub aim: Affect,
+    /// The mood whose songs sit nearest the aim, and where they sit; `None` when the song
+    /// model has no playlist at all.
+    pub songs_mood: Option<Mood>,
+    pub songs_mood_point: Option<Affect>,
+    /// Every mood of the song model that has songs, with its point (for the chart).
+    pub mood_points: Vec<(Mood, Affect)>,
+}
+
+impl AffectChoice {
+    /// From the clip's mean emotion probabilities; `None` when there was no face.
+    pub fn of(stats: &EmotionStats, strategy: Strategy, songs: &SongClusters) -> Option<Self> {
+        let target = affect::target(&stats.mean_probability)?;
+        let aim = strategy.aim(target);
+        let nearest = songs.mood_nearest(aim);
+        Some(AffectChoice {
+            target,
+            strategy,
+            aim,
+            songs_mood: nearest.map(|n| n.0),
+            songs_mood_point: nearest.map(|n| n.1),
+            mood_points: songs.mood_points(),
+        })
+    }
 }
 
 pub struct InferOutcome {
@@ -546,13 +587,14 @@ fn decide(o: &InferOptions, scan: &mut Scan) -> Decision {
     }
 }
 
-/// Songs for the verdict's mood: from the liked-songs library when given (the catalogue when
-/// none of them is in the mood), else from the song model's playlists. Returns the songs, where
-/// they came from, and a warning when fewer than `--top` exist.
+/// Songs for the clip's point in the valence–arousal plane, from the mood whose songs sit
+/// nearest it: from the liked-songs library when given (the catalogue when none of them is in
+/// that mood), else from the song model's playlists. Returns the songs, where they came from,
+/// and a warning when fewer than `--top` exist.
 fn recommend_songs(
     o: &InferOptions,
     l: &Loaded,
-    verdict: &Verdict,
+    choice: Option<&AffectChoice>,
 ) -> (Vec<Recommendation>, String, Option<String>) {
     let songs = &l.songs;
     let catalogue = format!(
@@ -561,10 +603,10 @@ fn recommend_songs(
         songs.playlists.len(),
         songs.dataset.schema.describe()
     );
-    let Some(m) = verdict.mood else {
+    let Some((m, aim)) = choice.and_then(|c| Some((c.songs_mood?, c.aim))) else {
         return (vec![], catalogue, None);
     };
-    let from_catalogue = || recommend::recommend(songs, m, o.top, o.seed);
+    let from_catalogue = || recommend::recommend(songs, m, aim, o.top, o.seed);
     let (list, from) = match (&l.library, &o.library) {
         (Some(pool), Some(path)) => {
             let mine = songs.songs_in(m, pool);
@@ -578,7 +620,7 @@ fn recommend_songs(
                 )
             } else {
                 (
-                    recommend::pick(&mine, o.top, o.seed),
+                    recommend::pick(&mine, &songs.features, aim, o.top, o.seed),
                     format!(
                         "your liked songs, {} ({} of them placed in {m} by {})",
                         path.display(),
@@ -606,7 +648,8 @@ pub fn run(o: &InferOptions) -> Result<InferOutcome> {
     let mut source = FrameSource::open(&o.clip, o.every, o.max_frames)?;
     let mut scan = scan_clip(o, &loaded, &mut source)?;
     let decision = decide(o, &mut scan);
-    let (recommendations, recommended_from, short) = recommend_songs(o, &loaded, &decision.verdict);
+    let choice = AffectChoice::of(&decision.overall, o.strategy, &loaded.songs);
+    let (recommendations, recommended_from, short) = recommend_songs(o, &loaded, choice.as_ref());
     let mut warnings = source.warnings();
     warnings.extend(short);
     let mut result = assemble(
@@ -615,8 +658,11 @@ pub fn run(o: &InferOptions) -> Result<InferOutcome> {
         &source,
         &scan,
         decision,
-        recommendations,
-        recommended_from,
+        Songs {
+            affect: choice,
+            recommendations,
+            recommended_from,
+        },
         warnings,
     )?;
     let report_dir = if o.write_report {
@@ -651,16 +697,21 @@ fn write_report(o: &InferOptions, result: &mut InferResult, scan: &Scan) -> Resu
     Ok(dir)
 }
 
+/// The songs part of a result.
+struct Songs {
+    affect: Option<AffectChoice>,
+    recommendations: Vec<Recommendation>,
+    recommended_from: String,
+}
+
 /// The result document (`result.json`): clip, verdict, faces, songs, settings, provenance.
-#[allow(clippy::too_many_arguments)]
 fn assemble(
     o: &InferOptions,
     l: &Loaded,
     source: &FrameSource,
     scan: &Scan,
     decision: Decision,
-    recommendations: Vec<Recommendation>,
-    recommended_from: String,
+    songs: Songs,
     warnings: Vec<String>,
 ) -> Result<InferResult> {
     Ok(InferResult {
@@ -683,8 +734,9 @@ fn assemble(
         verdict: decision.verdict,
         overall: decision.overall,
         faces: decision.faces,
-        recommendations,
-        recommended_from,
+        affect: songs.affect,
+        recommendations: songs.recommendations,
+        recommended_from: songs.recommended_from,
         warnings,
         settings: settings(o),
         provenance: provenance(o, &l.card, &l.songs)?,
@@ -725,6 +777,7 @@ fn settings(o: &InferOptions) -> Settings {
         uncertain_margin: o.uncertain_margin,
         top: o.top,
         seed: o.seed,
+        strategy: o.strategy,
     }
 }
 

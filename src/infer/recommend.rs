@@ -1,8 +1,10 @@
-//! Songs for a mood from the song model's per-mood playlists or from the user's liked-songs
-//! library (placed by the same model): nearest the mood's centroid first, more popular first on
-//! a tie. `--seed` gives variety: the songs are then a seeded draw from the nearest 3×N, listed
-//! nearest first.
+//! Songs for a point in the valence–arousal plane (`crate::affect`): from the mood whose songs
+//! sit nearest the point, the songs nearest the point first (ties: more popular first). The
+//! songs come from the song model's per-mood playlists or from the user's liked-songs library
+//! (placed by the same model). `--seed` gives variety: the songs are then a seeded draw from the
+//! nearest 3×N, listed nearest first.
 
+use crate::affect::Affect;
 use crate::emotion::Mood;
 use crate::rng::SplitMix64;
 use crate::tracks::model::{PlaylistTrack, SongClusters};
@@ -17,12 +19,26 @@ pub struct Recommendation {
     pub popularity: Option<f64>,
     pub url: Option<String>,
     pub cluster: usize,
+    /// Where the song sits in the valence–arousal plane.
+    pub affect: Affect,
+    /// Its distance in the plane to the point aimed at.
     pub distance: f64,
 }
 
-fn ranked(tracks: &[PlaylistTrack]) -> Vec<&PlaylistTrack> {
-    let mut v: Vec<&PlaylistTrack> = tracks.iter().collect();
-    v.sort_by(|a, b| PlaylistTrack::nearest_first(a.rank_key(), b.rank_key()));
+/// `tracks` nearest `aim` first, more popular first on a tie, then in their given order.
+fn ranked<'a>(
+    tracks: &'a [PlaylistTrack],
+    names: &[String],
+    aim: Affect,
+) -> Vec<(&'a PlaylistTrack, Affect)> {
+    let mut v: Vec<(&PlaylistTrack, Affect)> =
+        tracks.iter().map(|t| (t, t.affect(names))).collect();
+    v.sort_by(|(a, pa), (b, pb)| {
+        PlaylistTrack::nearest_first(
+            (pa.distance(aim), a.track.popularity),
+            (pb.distance(aim), b.track.popularity),
+        )
+    });
     v
 }
 
@@ -30,34 +46,41 @@ fn ranked(tracks: &[PlaylistTrack]) -> Vec<&PlaylistTrack> {
 pub fn recommend(
     model: &SongClusters,
     mood: Mood,
+    aim: Affect,
     n: usize,
     seed: Option<u64>,
 ) -> Vec<Recommendation> {
     match model.playlist(mood) {
-        Some(playlist) => pick(&playlist.tracks, n, seed),
+        Some(playlist) => pick(&playlist.tracks, &model.features, aim, n, seed),
         None => vec![],
     }
 }
 
-/// The best `n` of `tracks` (see the module doc).
-pub fn pick(tracks: &[PlaylistTrack], n: usize, seed: Option<u64>) -> Vec<Recommendation> {
-    let mut pool = ranked(tracks);
+/// The best `n` of `tracks` for `aim` (see the module doc).
+pub fn pick(
+    tracks: &[PlaylistTrack],
+    names: &[String],
+    aim: Affect,
+    n: usize,
+    seed: Option<u64>,
+) -> Vec<Recommendation> {
+    let mut pool = ranked(tracks, names, aim);
     if let Some(seed) = seed {
         pool.truncate(3 * n);
         let mut rng = SplitMix64::for_stream(seed, 0x50f6);
-        for i in (1..pool.len()).rev() {
-            pool.swap(i, rng.below(i + 1));
+        let mut order: Vec<usize> = (0..pool.len()).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i + 1));
         }
-        pool.truncate(n);
-        pool = ranked(&pool.into_iter().cloned().collect::<Vec<_>>())
-            .into_iter()
-            .map(|t| tracks.iter().find(|x| x == &t).expect("drawn from it"))
-            .collect();
+        order.truncate(n);
+        // Back to nearest first: `pool` is ranked, so its indices are.
+        order.sort_unstable();
+        pool = order.into_iter().map(|i| pool[i]).collect();
     }
     pool.into_iter()
         .take(n)
         .enumerate()
-        .map(|(i, t)| Recommendation {
+        .map(|(i, (t, point))| Recommendation {
             rank: i + 1,
             id: t.track.id.clone(),
             name: t.track.name.clone(),
@@ -65,7 +88,48 @@ pub fn pick(tracks: &[PlaylistTrack], n: usize, seed: Option<u64>) -> Vec<Recomm
             popularity: t.track.popularity,
             url: t.track.spotify_url(),
             cluster: t.cluster,
-            distance: t.distance,
+            affect: point,
+            distance: point.distance(aim),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracks::catalog::Track;
+
+    fn song(name: &str, valence: f64, energy: f64, popularity: f64) -> PlaylistTrack {
+        PlaylistTrack {
+            track: Track {
+                id: Some(name.into()),
+                name: name.into(),
+                artists: "a".into(),
+                popularity: Some(popularity),
+            },
+            cluster: 0,
+            distance: 0.0,
+            features: vec![valence, energy],
+        }
+    }
+
+    #[test]
+    fn songs_nearest_the_aim_come_first_and_ties_go_to_the_popular() {
+        let names = vec!["valence".to_string(), "energy".to_string()];
+        let songs = [
+            song("far", 0.1, 0.1, 90.0),
+            song("near-unpopular", 0.9, 0.75, 10.0),
+            song("near-popular", 0.9, 0.75, 50.0),
+            song("middle", 0.6, 0.6, 99.0),
+        ];
+        let aim = Affect::new(0.8, 0.5);
+        let got: Vec<String> = pick(&songs, &names, aim, 3, None)
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(got, ["near-popular", "near-unpopular", "middle"]);
+        let drawn = pick(&songs, &names, aim, 2, Some(7));
+        assert_eq!(drawn.len(), 2);
+        assert!(drawn[0].distance <= drawn[1].distance);
+    }
 }

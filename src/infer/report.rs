@@ -126,6 +126,9 @@ fn build(
 /// The emotion timeline and the shares of top emotions.
 fn charts(dir: &Path, result: &InferResult, records: &[FaceRecord]) -> Result<()> {
     timeline(&dir.join("timeline.png"), records)?;
+    if let Some(choice) = &result.affect {
+        plane(&dir.join("plane.png"), choice, &result.recommendations)?;
+    }
     let labels: Vec<String> = Emotion::ALL.iter().map(|e| e.name().to_string()).collect();
     let colours: Vec<_> = Emotion::ALL.iter().map(|&e| emotion_colour(e)).collect();
     plots::bar_chart(
@@ -243,16 +246,93 @@ fn faces_section(page: &mut Page, result: &InferResult) {
     }
 }
 
+/// The clip's point, the point aimed at, the song model's moods and the songs, on the plane.
+fn plane(
+    path: &Path,
+    choice: &crate::infer::AffectChoice,
+    songs: &[crate::infer::recommend::Recommendation],
+) -> Result<()> {
+    let names: Vec<String> = choice
+        .mood_points
+        .iter()
+        .map(|(m, _)| format!("{m} songs"))
+        .collect();
+    let mut marked: Vec<plots::Marked<'_>> = choice
+        .mood_points
+        .iter()
+        .zip(&names)
+        .map(|((_, p), name)| plots::Marked {
+            label: name,
+            point: (p.valence, p.arousal),
+            colour: plots::BLUE_,
+            emphasis: false,
+        })
+        .collect();
+    for (i, r) in songs.iter().enumerate() {
+        marked.push(plots::Marked {
+            label: if i == 0 { "the songs" } else { "" },
+            point: (r.affect.valence, r.affect.arousal),
+            colour: plots::GREEN_,
+            emphasis: false,
+        });
+    }
+    marked.push(plots::Marked {
+        label: "your face",
+        point: (choice.target.valence, choice.target.arousal),
+        colour: plots::RED_,
+        emphasis: true,
+    });
+    if choice.aim != choice.target {
+        marked.push(plots::Marked {
+            label: "aimed at (lift)",
+            point: (choice.aim.valence, choice.aim.arousal),
+            colour: plots::ORANGE_,
+            emphasis: true,
+        });
+    }
+    plots::affect_plane(
+        path,
+        "Your mood and the songs, valence–arousal",
+        &[],
+        &marked,
+    )?;
+    Ok(())
+}
+
 fn songs_section(page: &mut Page, result: &InferResult) {
     page.heading(2, "Songs");
+    if let Some(c) = &result.affect {
+        let from = match (c.songs_mood, c.songs_mood_point) {
+            (Some(m), Some(p)) => format!(
+                "the {m} playlist, whose songs sit nearest it on average ({})",
+                p.describe()
+            ),
+            _ => "no playlist: the song model has none".into(),
+        };
+        page.paragraph(&format!(
+            "The faces' emotions, weighted by their probabilities, point to {} in the valence–arousal plane; strategy {}{}. Songs come from {from}.",
+            c.target.describe(),
+            c.strategy.name(),
+            if c.aim != c.target {
+                format!(", so the songs aim at {}", c.aim.describe())
+            } else {
+                String::new()
+            }
+        ));
+        page.image(
+            "plane.png",
+            "the clip's point and the songs in the valence-arousal plane",
+        );
+    }
     if result.recommendations.is_empty() {
         page.paragraph("No songs: there is no mood to match.");
     } else {
         page.paragraph(&format!(
-            "For {}: nearest the mood's centroid first (ties: more popular first){}. From {}.",
+            "For the {} mood: the songs nearest the point first (ties: more popular first){}. From {}.",
             result
-                .verdict
-                .mood
+                .affect
+                .as_ref()
+                .and_then(|c| c.songs_mood)
                 .map(|m| m.to_string())
                 .unwrap_or_default(),
             result
@@ -263,7 +343,7 @@ fn songs_section(page: &mut Page, result: &InferResult) {
             result.recommended_from
         ));
         let mut html = String::from(
-            "<table><tr><th>#</th><th>track</th><th>artists</th><th>popularity</th><th>distance</th></tr>\n",
+            "<table><tr><th>#</th><th>track</th><th>artists</th><th>popularity</th><th>valence</th><th>arousal</th><th>distance</th></tr>\n",
         );
         for r in &result.recommendations {
             let name = if r.name.is_empty() {
@@ -277,10 +357,12 @@ fn songs_section(page: &mut Page, result: &InferResult) {
             };
             let _ = writeln!(
                 html,
-                "<tr><td>{}</td><td>{cell}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>",
+                "<tr><td>{}</td><td>{cell}</td><td>{}</td><td>{}</td><td>{:+.2}</td><td>{:+.2}</td><td>{:.3}</td></tr>",
                 r.rank,
                 escape(&r.artists),
                 r.popularity.map(|p| format!("{p:.0}")).unwrap_or_default(),
+                r.affect.valence,
+                r.affect.arousal,
                 r.distance
             );
         }

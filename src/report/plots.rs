@@ -3,6 +3,7 @@
 
 use crate::artifacts;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
 use std::path::Path;
 use std::sync::Once;
@@ -452,6 +453,77 @@ pub fn bar_chart(
                     .into_font()
                     .color(&BLACK)
                     .pos(Pos::new(HPos::Center, VPos::Bottom)),
+            )))?;
+        }
+        Ok(())
+    })
+}
+
+/// A labelled point on the valence–arousal plane.
+pub struct Marked<'a> {
+    pub label: &'a str,
+    pub point: (f64, f64),
+    pub colour: RGBColor,
+    /// Drawn large and filled (the point aimed at, a centroid) or as a small ring (a reference).
+    pub emphasis: bool,
+}
+
+/// The valence–arousal plane, −1..1 on both axes: `background` (songs) as faint dots, then
+/// `marked` points with their labels (an empty label draws the point alone).
+pub fn affect_plane(
+    path: &Path,
+    title: &str,
+    background: &[(f64, f64)],
+    marked: &[Marked<'_>],
+) -> Result<(), PlotError> {
+    render_png(path, 760, 700, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 20))
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(-1.05f64..1.05f64, -1.05f64..1.05f64)?;
+        chart
+            .configure_mesh()
+            .x_desc("valence (unpleasant → pleasant)")
+            .y_desc("arousal (calm → activated)")
+            .light_line_style(TRANSPARENT)
+            .label_style(("sans-serif", 13))
+            .draw()?;
+        let axis = BLACK.mix(0.35);
+        chart.draw_series(LineSeries::new([(-1.0, 0.0), (1.0, 0.0)], axis))?;
+        chart.draw_series(LineSeries::new([(0.0, -1.0), (0.0, 1.0)], axis))?;
+        chart.draw_series(
+            background
+                .iter()
+                .filter(|p| drawable(p))
+                .map(|&p| Circle::new(p, 1, BLACK.mix(0.12).filled())),
+        )?;
+        for m in marked.iter().filter(|m| drawable(&m.point)) {
+            let style = if m.emphasis {
+                m.colour.filled()
+            } else {
+                m.colour.stroke_width(2)
+            };
+            let size = if m.emphasis { 7 } else { 5 };
+            chart.draw_series(std::iter::once(Circle::new(m.point, size, style)))?;
+            if m.label.is_empty() {
+                continue;
+            }
+            // Labels right of the point, or left of it near the right edge.
+            let (dx, anchor) = if m.point.0 > 0.5 {
+                (-0.03, HPos::Right)
+            } else {
+                (0.03, HPos::Left)
+            };
+            let style = ("sans-serif", 14)
+                .into_font()
+                .color(&m.colour)
+                .pos(Pos::new(anchor, VPos::Bottom));
+            chart.draw_series(std::iter::once(Text::new(
+                m.label.to_string(),
+                (m.point.0 + dx, m.point.1 + 0.03),
+                style,
             )))?;
         }
         Ok(())

@@ -166,11 +166,13 @@ pub enum CatalogError {
     },
     #[error("{path}: not a readable CSV table: {message}")]
     Csv { path: PathBuf, message: String },
-    #[error("{path}: missing feature column(s) {missing:?}; the columns found are {found:?} (choose others with --features)")]
+    #[error("{path}: missing {what} column(s) {missing:?}; the columns found are {found:?}{hint}")]
     MissingColumns {
         path: PathBuf,
+        what: &'static str,
         missing: Vec<String>,
         found: Vec<String>,
+        hint: &'static str,
     },
     #[error("{path}: line {line}: column {column} holds {value:?}, which is not a number")]
     NonNumeric {
@@ -385,6 +387,47 @@ fn read_table(
     bytes: Vec<u8>,
     features: &[String],
 ) -> Result<(DataFrame, Vec<String>), CatalogError> {
+    let text_sets = [
+        &ID_COLUMNS[..],
+        &NAME_COLUMNS,
+        &ARTIST_COLUMNS,
+        &POPULARITY_COLUMNS,
+    ];
+    read_text_table(
+        path,
+        bytes,
+        (features, "feature", " (choose others with --features)"),
+        &|c| text_sets.iter().any(|set| set.contains(&c)),
+    )
+}
+
+/// Any table read the catalogue's way (separator sniffed, ragged lines and missing columns
+/// refused naming the file): the `required` columns and those `optional` accepts, all as text.
+/// `required` is (names, what they are, a hint for the user).
+pub fn read_text_columns(
+    path: &Path,
+    required: (&[String], &'static str, &'static str),
+    optional: &dyn Fn(&str) -> bool,
+) -> Result<DataFrame, CatalogError> {
+    let (bytes, _) = read_bytes(path)?;
+    read_text_table(path, bytes, required, optional).map(|(df, _)| df)
+}
+
+/// A text column of a table read by [`read_text_columns`].
+pub fn text_column<'a>(
+    df: &'a DataFrame,
+    name: &str,
+    path: &Path,
+) -> Result<&'a StringChunked, CatalogError> {
+    string_column(df, name, path)
+}
+
+fn read_text_table(
+    path: &Path,
+    bytes: Vec<u8>,
+    (features, what, hint): (&[String], &'static str, &'static str),
+    optional: &dyn Fn(&str) -> bool,
+) -> Result<(DataFrame, Vec<String>), CatalogError> {
     let csv_err = |message: String| CatalogError::Csv {
         path: path.into(),
         message,
@@ -407,19 +450,15 @@ fn read_table(
     if !missing.is_empty() {
         return Err(CatalogError::MissingColumns {
             path: path.into(),
+            what,
             missing,
             found: columns,
+            hint,
         });
     }
-    let text_sets = [
-        &ID_COLUMNS[..],
-        &NAME_COLUMNS,
-        &ARTIST_COLUMNS,
-        &POPULARITY_COLUMNS,
-    ];
     let used: Vec<PlSmallStr> = columns
         .iter()
-        .filter(|c| features.contains(c) || text_sets.iter().any(|set| set.contains(&c.as_str())))
+        .filter(|c| features.contains(c) || optional(c.as_str()))
         .map(|c| PlSmallStr::from(c.as_str()))
         .collect();
     let df = CsvReadOptions::default()

@@ -1,6 +1,7 @@
 //! The `cluster` command: catalogue → scaled features → k sweep → final fit → PCA, profiles,
 //! moods → `song-clusters.json` and a report with per-mood playlists.
 
+use super::agreement::{self, Agreement, Fold};
 use super::catalog::{self, Catalog};
 use super::cluster_report;
 use super::kmeans::{KMeansFit, KMeansParams};
@@ -36,6 +37,8 @@ pub struct ClusterOptions {
     pub force: bool,
     pub reports_dir: PathBuf,
     pub command: String,
+    /// People's labels to measure the moods against, and how our moods fold into them.
+    pub labels: Option<(PathBuf, Fold)>,
 }
 
 impl ClusterOptions {
@@ -64,6 +67,9 @@ impl ClusterOptions {
         // The input is named first: a missing table is the more useful thing to hear.
         std::fs::metadata(&self.data)
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.data.display()))?;
+        if let Some((labels, _)) = &self.labels {
+            std::fs::metadata(labels).map_err(|e| anyhow::anyhow!("{}: {e}", labels.display()))?;
+        }
         artifacts::check_replaceable(std::slice::from_ref(&self.out), self.force)?;
         Ok(())
     }
@@ -75,6 +81,8 @@ pub struct ClusterOutcome {
     pub model: SongClusters,
     /// (old path, where it was kept) when `--force` replaced a song model.
     pub replaced: Vec<(PathBuf, PathBuf)>,
+    /// With labels: how often the model's moods agree with them.
+    pub agreement: Option<Agreement>,
 }
 
 /// The catalogue files tried, in order, when no `--data` is given.
@@ -133,7 +141,12 @@ pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
     let pca = Pca::fit(scaled.view())?;
     let model = build_model(options, &catalog, scaler, &fit, pca, sweep)?;
     describe_moods(&model);
-    let (report_dir, replaced) = commit(options, &model, &catalog, &scaled, &fit)?;
+    let agreement = match &options.labels {
+        Some((path, fold)) => Some(measure_labels(&model, &catalog, path, fold)?),
+        None => None,
+    };
+    let (report_dir, replaced) =
+        commit(options, &model, &catalog, &scaled, &fit, agreement.as_ref())?;
     eprintln!(
         "wrote {} and {}/index.html in {:.1} s",
         options.out.display(),
@@ -145,7 +158,34 @@ pub fn run(options: &ClusterOptions) -> Result<ClusterOutcome> {
         report_dir,
         model,
         replaced,
+        agreement,
     })
+}
+
+fn measure_labels(
+    model: &SongClusters,
+    catalog: &Catalog,
+    labels: &Path,
+    fold: &Fold,
+) -> Result<Agreement> {
+    let read = agreement::read_labels(labels, fold)?;
+    Ok(agreement::measure(model, catalog, &read, fold)?)
+}
+
+/// `cluster --model M --labels L`: measures an existing song model on the labelled songs of
+/// `data` (read with the model's features). Nothing is written.
+pub fn measure_existing(
+    model: &Path,
+    data: &Path,
+    labels: &Path,
+    fold: &Fold,
+) -> Result<(SongClusters, Agreement)> {
+    let model = SongClusters::read(model)?;
+    let reading = progress::spinner(&format!("reading {}", data.display()));
+    let catalog = catalog::read_catalog(data, &model.features);
+    reading.finish_and_clear();
+    let agreement = measure_labels(&model, &catalog?, labels, fold)?;
+    Ok((model, agreement))
 }
 
 /// The catalogue, with a spinner while it is read and a line per reason rows were dropped.
@@ -263,13 +303,14 @@ fn commit(
     catalog: &Catalog,
     scaled: &Array2<f64>,
     fit: &KMeansFit,
+    agreement: Option<&Agreement>,
 ) -> Result<(PathBuf, Vec<(PathBuf, PathBuf)>)> {
     let (_, report_dir) = artifacts::reserve_run_dir(
         &options.reports_dir.join("cluster"),
         &format!("k{}", options.k),
     )?;
     let staged = artifacts::StagedDir::new(&report_dir)?;
-    cluster_report::write_into(staged.path(), model, catalog, scaled, fit)
+    cluster_report::write_into(staged.path(), model, catalog, scaled, fit, agreement)
         .with_context(|| format!("writing the report in {}", report_dir.display()))?;
     artifacts::check_replaceable(std::slice::from_ref(&options.out), options.force)?;
     let replaced = artifacts::set_aside(std::slice::from_ref(&options.out))?;
@@ -301,10 +342,10 @@ fn build_model(
 ) -> Result<SongClusters> {
     let x = catalog.features.view();
     let centroids = scaler.inverse(fit.centroids.view());
-    // The mood rule reads z-scores whatever the clustering scale was.
+    // z-scores for the profile table, whatever the clustering scale was.
     let standard = Scaler::fit(Scaling::Standard, x);
     let centroids_z = standard.transform(centroids.view());
-    let moods = assign_moods(&catalog.feature_names, centroids_z.view());
+    let moods = assign_moods(&catalog.feature_names, centroids.view());
     let scaled = scaler.transform(x);
     let playlists = Mood::ALL
         .iter()

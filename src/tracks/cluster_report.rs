@@ -3,6 +3,7 @@
 //! after the model is written, so a failed run leaves neither a half report nor a report
 //! without its model.
 
+use super::agreement::{self, Agreement};
 use super::catalog::Catalog;
 use super::kmeans::KMeansFit;
 use super::model::SongClusters;
@@ -29,9 +30,19 @@ pub fn write_into(
     catalog: &Catalog,
     scaled: &Array2<f64>,
     fit: &KMeansFit,
+    agreement: Option<&Agreement>,
 ) -> Result<()> {
     std::fs::create_dir_all(dir.join("playlists"))?;
-    build(dir, model, catalog, scaled, fit)
+    let inputs = Inputs {
+        model,
+        catalog,
+        scaled,
+        fit,
+        cluster_names: (0..model.k)
+            .map(|c| format!("{c} {}", model.mood_of(c)))
+            .collect(),
+    };
+    build(dir, &inputs, agreement)
 }
 
 /// What the report is built from.
@@ -44,32 +55,20 @@ struct Inputs<'a> {
     cluster_names: Vec<String>,
 }
 
-fn build(
-    dir: &Path,
-    model: &SongClusters,
-    catalog: &Catalog,
-    scaled: &Array2<f64>,
-    fit: &KMeansFit,
-) -> Result<()> {
-    let k = model.k;
-    let cluster_names: Vec<String> = (0..k)
-        .map(|c| format!("{c} {}", model.mood_of(c)))
-        .collect();
-    let inputs = Inputs {
-        model,
-        catalog,
-        scaled,
-        fit,
-        cluster_names,
-    };
+fn build(dir: &Path, inputs: &Inputs<'_>, agreement: Option<&Agreement>) -> Result<()> {
+    let model = inputs.model;
     let mut page = header_section(model);
     if let Some(sweep) = &model.sweep {
-        sweep_section(dir, &mut page, sweep, k)?;
+        sweep_section(dir, &mut page, sweep, model.k)?;
     }
-    clusters_section(dir, &mut page, &inputs)?;
-    profiles_section(dir, &mut page, &inputs)?;
-    pca_section(dir, &mut page, &inputs)?;
-    playlists_section(dir, &mut page, &inputs)?;
+    clusters_section(dir, &mut page, inputs)?;
+    plane_section(dir, &mut page, inputs)?;
+    if let Some(a) = agreement {
+        agreement_section(dir, &mut page, a)?;
+    }
+    profiles_section(dir, &mut page, inputs)?;
+    pca_section(dir, &mut page, inputs)?;
+    playlists_section(dir, &mut page, inputs)?;
     artifacts::write_atomic(&dir.join("index.html"), page.finish().as_bytes())?;
     Ok(())
 }
@@ -129,12 +128,23 @@ fn clusters_section(dir: &Path, page: &mut Page, inputs: &Inputs<'_>) -> Result<
                 c.cluster.to_string(),
                 c.mood.to_string(),
                 model.sizes[c.cluster].to_string(),
-                format!("{:.2}", c.score),
-                c.reason.clone(),
+                format!("{:+.2}", c.affect.valence),
+                format!("{:+.2}", c.affect.arousal),
+                format!("{:.2}", c.distance),
             ]
         })
         .collect();
-    page.table(&["cluster", "mood", "songs", "score", "why"], &rows);
+    page.table(
+        &[
+            "cluster",
+            "mood",
+            "songs",
+            "valence",
+            "arousal",
+            "distance to the mood's point",
+        ],
+        &rows,
+    );
     if !model.moods.empty_moods.is_empty() {
         page.paragraph(&format!(
             "Moods no cluster took: {}.",
@@ -148,6 +158,103 @@ fn clusters_section(dir: &Path, page: &mut Page, inputs: &Inputs<'_>) -> Result<
         ));
     }
 
+    Ok(())
+}
+
+/// The clusters on the valence–arousal plane, with the mood points they are named by.
+fn plane_section(dir: &Path, page: &mut Page, inputs: &Inputs<'_>) -> Result<()> {
+    let model = inputs.model;
+    let songs: Vec<(f64, f64)> = inputs
+        .catalog
+        .features
+        .rows()
+        .into_iter()
+        .step_by((inputs.catalog.tracks.len() / SCATTER_POINTS).max(1))
+        .map(|row| {
+            let a = crate::affect::song_affect(
+                &model.features,
+                row.as_slice().expect("standard layout"),
+            );
+            (a.valence, a.arousal)
+        })
+        .collect();
+    let mut marked: Vec<plots::Marked<'_>> = Mood::ALL
+        .iter()
+        .map(|m| plots::Marked {
+            label: m.name(),
+            point: (m.affect().valence, m.affect().arousal),
+            colour: plots::RED_,
+            emphasis: false,
+        })
+        .collect();
+    for (c, name) in model.moods.clusters.iter().zip(&inputs.cluster_names) {
+        marked.push(plots::Marked {
+            label: name,
+            point: (c.affect.valence, c.affect.arousal),
+            colour: PALETTE[c.cluster % PALETTE.len()],
+            emphasis: true,
+        });
+    }
+    plots::affect_plane(
+        &dir.join("plane.png"),
+        "Clusters in the valence–arousal plane",
+        &songs,
+        &marked,
+    )?;
+    page.heading(2, "Where the clusters sit");
+    page.paragraph("Each cluster's centroid in the valence–arousal plane (filled, \"<cluster> <mood>\"), the six mood points it is named by (red rings; sources in src/affect.rs and the README), and the catalogue's songs (grey).");
+    page.image("plane.png", "clusters in the valence-arousal plane");
+    Ok(())
+}
+
+/// Agreement with people's labels: the numbers, the baselines, the confusion table.
+fn agreement_section(dir: &Path, page: &mut Page, a: &Agreement) -> Result<()> {
+    artifacts::write_json_atomic(&dir.join("agreement.json"), a)?;
+    page.heading(2, "Agreement with people's labels");
+    page.paragraph(&format!(
+        "{} labelled songs of {} are in this catalogue; the model's mood, folded ({}), agrees with their label for {:.1} % of them. {} labels not in the fold, {} ids labelled two ways (dropped), {} labelled ids not in the catalogue.",
+        a.measured,
+        a.labels_path,
+        a.fold.spec,
+        100.0 * a.agreement,
+        a.unknown_label,
+        a.conflicting,
+        a.not_in_catalogue
+    ));
+    let rows: Vec<Vec<String>> = a
+        .baselines
+        .iter()
+        .map(|b| {
+            vec![
+                b.name.clone(),
+                format!("{:.1} %", 100.0 * b.agreement),
+                b.rule.clone(),
+            ]
+        })
+        .collect();
+    page.table(&["baseline", "agreement", "rule"], &rows);
+    let mut header: Vec<String> = vec!["people say ↓ / model says →".into()];
+    header.extend(a.fold.labels.iter().cloned());
+    header.push("recall".into());
+    let mut rows: Vec<Vec<String>> = a
+        .confusion
+        .iter()
+        .zip(&a.fold.labels)
+        .zip(&a.recall)
+        .map(|((row, label), r)| {
+            let mut cells = vec![label.clone()];
+            cells.extend(row.iter().map(|v| v.to_string()));
+            cells.push(agreement::percent(*r));
+            cells
+        })
+        .collect();
+    let mut precision = vec!["precision".to_string()];
+    precision.extend(a.precision.iter().map(|p| agreement::percent(*p)));
+    precision.push(String::new());
+    rows.push(precision);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    page.table(&header, &rows);
+    page.muted("agreement.json holds these numbers.");
     Ok(())
 }
 

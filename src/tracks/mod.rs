@@ -2,6 +2,7 @@
 //! `scale`, `kmeans`, `metrics`, `pca` and `sweep` are the kernels, `moods` names clusters,
 //! `model` is the saved `song-clusters.json`, and `cluster` runs the command end to end.
 
+pub mod agreement;
 pub mod bench;
 pub mod catalog;
 pub mod cluster;
@@ -14,3 +15,4 @@ pub mod pca;
 pub mod playlists;
 pub mod scale;
 pub mod sweep;
+pub mod weak_labels;

@@ -8,12 +8,14 @@ use super::moods::MoodMap;
 use super::pca::Pca;
 use super::scale::Scaler;
 use super::sweep::Sweep;
+use crate::affect::{self, Affect};
 use crate::emotion::Mood;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-pub const SONG_CLUSTERS_SCHEMA: &str = "workbench/song-clusters/v1";
+/// v2: clusters are named by their place in the valence–arousal plane (`tracks::moods`).
+pub const SONG_CLUSTERS_SCHEMA: &str = "workbench/song-clusters/v2";
 
 /// Where `cluster` writes the song model and `infer` and `spotify` read it by default.
 pub const DEFAULT_SONG_MODEL: &str = "models/song-clusters.json";
@@ -36,7 +38,7 @@ pub struct SongClusters {
     pub centroids_scaled: Vec<Vec<f64>>,
     /// The same centroids in the features' own units.
     pub centroids: Vec<Vec<f64>>,
-    /// Centroids as z-scores of the catalogue (what the mood rule reads).
+    /// Centroids as z-scores of the catalogue (the report's profile table).
     pub centroids_z: Vec<Vec<f64>>,
     pub sizes: Vec<usize>,
     pub inertia: f64,
@@ -75,6 +77,11 @@ impl PlaylistTrack {
     pub fn nearest_first(a: (f64, Option<f64>), b: (f64, Option<f64>)) -> std::cmp::Ordering {
         a.0.total_cmp(&b.0)
             .then(b.1.unwrap_or(0.0).total_cmp(&a.1.unwrap_or(0.0)))
+    }
+
+    /// Where this song sits in the valence–arousal plane (`names`: the model's features).
+    pub fn affect(&self, names: &[String]) -> Affect {
+        affect::song_affect(names, &self.features)
     }
 
     /// This song's keys for [`PlaylistTrack::nearest_first`].
@@ -118,14 +125,24 @@ impl SongClusters {
             path: path.into(),
             message,
         };
-        let model: SongClusters =
-            serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-        if model.schema != SONG_CLUSTERS_SCHEMA {
+        // The schema first: an older file would otherwise fail on a field name.
+        let schema = serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| invalid(e.to_string()))?
+            .get("schema")
+            .and_then(|s| s.as_str().map(str::to_string))
+            .unwrap_or_default();
+        if schema != SONG_CLUSTERS_SCHEMA {
             return Err(invalid(format!(
-                "schema {:?}, expected {SONG_CLUSTERS_SCHEMA:?}",
-                model.schema
+                "schema {schema:?}, expected {SONG_CLUSTERS_SCHEMA:?}{}",
+                if schema == "workbench/song-clusters/v1" {
+                    " (a song model from before moods were named by valence and arousal: rebuild it with `workbench cluster --force`)"
+                } else {
+                    ""
+                }
             )));
         }
+        let model: SongClusters =
+            serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         model.check().map_err(invalid)?;
         Ok(model)
     }
@@ -146,6 +163,12 @@ impl SongClusters {
             || !rows_ok(&self.centroids_z)
         {
             return Err(format!("centroids are not {k} × {d}"));
+        }
+        if self.sizes.len() != k {
+            return Err(format!(
+                "{} cluster sizes for {k} clusters",
+                self.sizes.len()
+            ));
         }
         if self.moods.clusters.len() != k {
             return Err(format!(
@@ -226,6 +249,31 @@ impl SongClusters {
                 })
             })
             .collect()
+    }
+
+    /// Where each mood that has a cluster sits: the size-weighted mean of its clusters' points,
+    /// which is the point of its songs' mean features (the plane is linear in them).
+    pub fn mood_points(&self) -> Vec<(Mood, Affect)> {
+        Mood::ALL
+            .into_iter()
+            .filter_map(|mood| {
+                let (mut v, mut a, mut n) = (0.0, 0.0, 0.0);
+                for c in self.moods.clusters.iter().filter(|c| c.mood == mood) {
+                    let w = self.sizes[c.cluster] as f64;
+                    v += w * c.affect.valence;
+                    a += w * c.affect.arousal;
+                    n += w;
+                }
+                (n > 0.0).then(|| (mood, Affect::new(v / n, a / n)))
+            })
+            .collect()
+    }
+
+    /// The mood whose songs sit nearest `aim`, with their point (`None`: no mood has songs).
+    pub fn mood_nearest(&self, aim: Affect) -> Option<(Mood, Affect)> {
+        self.mood_points()
+            .into_iter()
+            .min_by(|a, b| a.1.distance(aim).total_cmp(&b.1.distance(aim)))
     }
 
     pub fn playlist(&self, mood: Mood) -> Option<&Playlist> {
