@@ -61,6 +61,9 @@ pub enum Command {
     /// write reports/infer/<clip>-<run-id>/ (index.html, timeline, annotated GIF, frames.csv,
     /// result.json).
     Infer(InferArgs),
+    /// The local web app: live webcam → faces → mood → songs, clip upload → an infer report,
+    /// every run's report, Spotify status. Binds 127.0.0.1 unless --host says otherwise.
+    Serve(ServeArgs),
     /// Optional Spotify account link (rspotify, PKCE): log in, import your liked songs with
     /// their audio features, keep six private mood playlists. Nothing else needs it.
     #[command(subcommand)]
@@ -297,6 +300,44 @@ pub struct ClusterArgs {
     /// (nothing is written).
     #[arg(long, value_name = "JSON", requires = "labels")]
     pub model: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Anything but loopback exposes the camera analysis to the network
+    /// and is printed as a warning.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    pub host: std::net::IpAddr,
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// FER model card (default: as for `infer`).
+    #[arg(long, value_name = "JSON")]
+    pub model: Option<PathBuf>,
+    /// Song model (default: as for `infer`).
+    #[arg(long, value_name = "JSON")]
+    pub songs: Option<PathBuf>,
+    /// Face detector, as for `infer`.
+    #[arg(long, value_enum, default_value_t = DetectorKind::Yunet)]
+    pub detector: DetectorKind,
+    #[arg(long, value_name = "PATH")]
+    pub detector_model: Option<PathBuf>,
+    /// Smallest face side, in frame pixels.
+    #[arg(long, default_value_t = 30, value_name = "PX")]
+    pub min_face: i32,
+    /// The live mood is decided over this many latest face readings (about 2 s at 10 frames/s).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub window: usize,
+    /// Songs shown.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    /// Largest clip upload, in megabytes (bigger ones get 413, nothing written).
+    #[arg(long, default_value_t = 100, value_name = "MB")]
+    pub upload_limit_mb: usize,
+    /// Where reports are listed from and uploads' reports go.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub reports_dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
 }
 
 #[derive(Debug, Args)]

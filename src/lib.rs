@@ -31,6 +31,7 @@ pub mod infer;
 pub mod progress;
 pub mod report;
 pub mod rng;
+pub mod serve;
 pub mod spotify;
 pub mod tracks;
 pub mod vision;

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::MoodLabels(args) => commands::mood_labels::run(args),
         Command::BenchCluster(args) => commands::bench_cluster::run(args),
         Command::Infer(args) => commands::infer::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Spotify(command) => commands::spotify::run(command),
     };
     match result {

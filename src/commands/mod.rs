@@ -10,6 +10,7 @@ pub mod eval_fer;
 pub mod infer;
 pub mod measure_framing;
 pub mod mood_labels;
+pub mod serve;
 pub mod spotify;
 pub mod train_fer;
 

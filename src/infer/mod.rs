@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod mood;
+pub mod pipeline;
 pub mod recommend;
 pub mod report;
 
@@ -11,24 +12,21 @@ use crate::artifacts;
 use crate::backend::Backend;
 use crate::defaults::Source;
 use crate::emotion::{Emotion, Mood};
-use crate::fer::card::{self, ModelCard};
-use crate::fer::model::FerNet;
-use crate::fer::preprocess::{Preprocessing, FER2013_FRAMING};
+use crate::fer::card::ModelCard;
+use crate::fer::preprocess::Preprocessing;
 use crate::tracks::model::SongClusters;
-use crate::vision::faces::{self, DetectorParams, Face, FaceDetector};
+use crate::vision::faces::{self, DetectorParams, Face};
 use crate::vision::tracker::{Tracker, TrackerParams};
 use crate::vision::video::{Frame, FrameSource};
 use crate::vision::BBox;
 use anyhow::{Context, Result};
-use burn::prelude::*;
-use burn::tensor::activation::softmax;
 use mood::{EmotionStats, Verdict};
 use opencv::core::Mat;
+use pipeline::{Analyser, DetectorPool};
 use rayon::prelude::*;
 use recommend::Recommendation;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Instant;
 
 /// v2: `tracks` (the faces followed through the clip) became `faces`, and `warnings` came.
@@ -271,60 +269,26 @@ impl InferOptions {
 /// Everything loaded before the clip is read: a bad model, song model, library or cascade fails
 /// here, before any work.
 struct Loaded {
-    device: Device,
-    card: ModelCard,
-    model: FerNet,
-    prep: Preprocessing,
+    /// The FER model and the face detectors: the per-frame path `serve` shares.
+    analyser: Analyser,
     songs: SongClusters,
     /// The liked-songs library, placed into moods, for `--from liked`.
     library: Option<Vec<crate::tracks::model::PlaylistTrack>>,
-    detectors: DetectorPool,
     load_s: f64,
-}
-
-/// One cascade per rayon worker (OpenCV's own pool is off so it does not contend with ours):
-/// a worker only ever takes its own, so the locks are never waited on.
-struct DetectorPool(Vec<Mutex<FaceDetector>>);
-
-impl DetectorPool {
-    fn new(params: &DetectorParams) -> Result<DetectorPool> {
-        opencv::core::set_num_threads(0).context("configuring OpenCV threads")?;
-        let detectors = (0..rayon::current_num_threads().max(1))
-            .map(|_| FaceDetector::new(params.clone()).map(Mutex::new))
-            .collect::<Result<_, _>>()?;
-        Ok(DetectorPool(detectors))
-    }
-
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut FaceDetector) -> T) -> T {
-        let mine = rayon::current_thread_index().unwrap_or(0) % self.0.len();
-        let mut detector = self.0[mine].lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut detector)
-    }
 }
 
 fn load(o: &InferOptions) -> Result<Loaded> {
     let started = Instant::now();
-    let device = o.backend.device()?;
-    let (card, model) = card::load_model(&o.model, &device)?;
+    let analyser = Analyser::load(&o.model, o.backend, &o.detector)?;
     let songs = SongClusters::read(&o.song_model)?;
     let library = match &o.library {
         Some(path) => Some(crate::spotify::library::read_placed(&songs, path)?.tracks),
         None => None,
     };
-    let detectors = DetectorPool::new(&o.detector)?;
-    let prep = card.model.preprocessing();
     Ok(Loaded {
-        device,
-        card,
-        model,
-        prep,
+        analyser,
         songs,
         library,
-        detectors,
         load_s: started.elapsed().as_secs_f64(),
     })
 }
@@ -379,7 +343,7 @@ fn scan_clip(o: &InferOptions, l: &Loaded, source: &mut FrameSource) -> Result<S
     };
     scan.laps.lap(|t| &mut t.decode_s);
     let mut queue = FaceQueue::default();
-    let group = o.key_every * l.detectors.len();
+    let group = o.key_every * l.analyser.detectors.len();
     loop {
         let chunk = read_frames(source, group)?;
         if chunk.is_empty() {
@@ -391,12 +355,12 @@ fn scan_clip(o: &InferOptions, l: &Loaded, source: &mut FrameSource) -> Result<S
             .map(|f| faces::to_grey(&f.bgr))
             .collect::<Result<_, _>>()
             .context("converting a frame to grey")?;
-        let found = detect_chunk(&l.detectors, &greys, o.key_every)?;
+        let found = detect_chunk(&l.analyser.detectors, &greys, o.key_every)?;
         for ((frame, grey), mut boxes) in chunk.iter().zip(&greys).zip(found) {
             if o.largest_face {
                 boxes.truncate(1);
             }
-            queue_faces(&mut scan, &mut queue, &l.prep, frame, grey, &boxes)?;
+            queue_faces(&mut scan, &mut queue, &l.analyser.prep, frame, grey, &boxes)?;
             scan.annotator
                 .offer(scan.sampled, frame.index, &frame.bgr)?;
             scan.sampled += 1;
@@ -475,11 +439,8 @@ fn queue_faces(
 ) -> Result<()> {
     let boxes: Vec<BBox> = found.iter().map(|f| f.bbox).collect();
     let ids = scan.tracker.update(scan.sampled, &boxes);
-    for ((face, b), &id) in found.iter().zip(&boxes).zip(&ids) {
-        let (pixels, w, h) = faces::face_crop(grey, face, &FER2013_FRAMING)?;
-        let start = queue.inputs.len();
-        queue.inputs.resize(start + prep.input_len(), 0.0);
-        prep.write_input(&pixels, w, h, &mut queue.inputs[start..]);
+    pipeline::crop_inputs(prep, grey, found, &mut queue.inputs)?;
+    for (b, &id) in boxes.iter().zip(&ids) {
         scan.records.push(FaceRecord {
             frame: frame.index,
             time_s: frame.time_s,
@@ -504,45 +465,15 @@ fn classify_queued(
     if queue.faces == 0 {
         return Ok(());
     }
-    let probs = classify(
-        &l.model,
-        &l.prep,
-        std::mem::take(&mut queue.inputs),
-        &l.device,
-    );
-    if let Some(bad) = probs.iter().flatten().find(|p| !p.is_finite()) {
-        anyhow::bail!(
-            "{}: the model gave a non-finite probability ({bad}) for a face: its weights are damaged or it diverged in training; no verdict is possible with it",
-            card_path.display()
-        );
-    }
+    let probs = l
+        .analyser
+        .classify(std::mem::take(&mut queue.inputs), card_path)?;
     let first = records.len() - queue.faces;
     for (r, p) in records[first..].iter_mut().zip(probs) {
         r.probabilities = p;
     }
     queue.faces = 0;
     Ok(())
-}
-
-/// Runs the model on a batch of crops; returns probabilities per crop.
-fn classify(
-    model: &FerNet,
-    prep: &Preprocessing,
-    inputs: Vec<f32>,
-    device: &Device,
-) -> Vec<[f32; Emotion::COUNT]> {
-    let logits = model.forward(prep.batch_tensor(inputs, device));
-    let flat: Vec<f32> = softmax(logits, 1)
-        .into_data()
-        .try_to_vec()
-        .expect("f32 probabilities");
-    flat.chunks(Emotion::COUNT)
-        .map(|c| {
-            let mut p = [0.0; Emotion::COUNT];
-            p.copy_from_slice(c);
-            p
-        })
-        .collect()
 }
 
 /// The faces that count, their smoothed probabilities, and the clip's mood.
@@ -739,7 +670,7 @@ fn assemble(
         recommended_from: songs.recommended_from,
         warnings,
         settings: settings(o),
-        provenance: provenance(o, &l.card, &l.songs)?,
+        provenance: provenance(o, &l.analyser.card, &l.songs)?,
         timing: Timing {
             pipeline_s: scan.pipeline_s,
             decode_s: scan.laps.decode_s,

@@ -57,6 +57,13 @@ struct Inputs<'a> {
 
 fn build(dir: &Path, inputs: &Inputs<'_>, agreement: Option<&Agreement>) -> Result<()> {
     let model = inputs.model;
+    // What the runs list of `serve` shows for this run.
+    let summary = serde_json::json!({
+        "k": model.k,
+        "moods": model.moods.clusters.iter().map(|c| c.mood).collect::<Vec<_>>(),
+        "agreement": agreement.map(|a| a.agreement),
+    });
+    artifacts::write_json_atomic(&dir.join("summary.json"), &summary)?;
     let mut page = header_section(model);
     if let Some(sweep) = &model.sweep {
         sweep_section(dir, &mut page, sweep, model.k)?;
