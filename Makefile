@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build demo test lint bench-fer bench-cluster bench-infer
+.PHONY: setup build demo serve test lint bench-fer bench-cluster bench-infer bench-serve
 
 setup:
 	@scripts/setup.sh
@@ -13,6 +13,10 @@ build: setup
 # The demo on the embedded defaults: `infer` on the committed clip with the committed models.
 demo: build
 	scripts/demo.sh
+
+# The web app on the embedded defaults: http://127.0.0.1:8080/ (loopback only).
+serve: build
+	$${CARGO_TARGET_DIR:-target}/release/workbench serve
 
 # Unit and integration tests. Tests that need the real data read ../shared and skip, saying
 # why, when it is absent (with WORKBENCH_REQUIRE_DATA=1, as .ci/run sets, they fail instead).
@@ -36,3 +40,7 @@ bench-cluster: build
 # Frames/s and whole-process wall time of `infer` on the shipped clips.
 bench-infer: build
 	benches/infer.sh
+
+# Per-frame latency of `serve` and one client's sustained frame rate.
+bench-serve: setup
+	$(CARGO) bench --locked --bench serve_latency

@@ -4,142 +4,10 @@
 
 mod common;
 
-use common::workbench;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use common::serve_client::{clip_jpegs, connect, http, until, Server};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use tungstenite::Message;
-
-/// A running server, killed when dropped.
-pub struct Server {
-    child: Child,
-    pub addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Starts `workbench serve --port 0` with `reports` and extra flags; waits for its address.
-    pub fn start(reports: &Path, extra: &[&str]) -> Server {
-        let mut child = workbench()
-            .args(["serve", "--port", "0", "--reports-dir"])
-            .arg(reports)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Server { child, addr }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-/// One raw HTTP/1.1 request (the path sent exactly as given); returns (status, body).
-pub fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
-        .unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    // A server may answer (413) before reading the whole body; a failed write is fine then.
-    let _ = stream.write_all(body);
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {text:?}"));
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// The committed clip's frames as JPEGs, downscaled as the page downscales them.
-pub fn clip_jpegs(limit: usize) -> Vec<Vec<u8>> {
-    use opencv::prelude::*;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/clips/clip.gif");
-    let mut source = workbench::vision::video::FrameSource::open(&path, 1, Some(limit)).unwrap();
-    let mut out = Vec::new();
-    while let Some(frame) = source.next_frame().unwrap() {
-        let mut buf = opencv::core::Vector::<u8>::new();
-        opencv::imgcodecs::imencode(".jpg", &frame.bgr, &mut buf, &opencv::core::Vector::new())
-            .unwrap();
-        assert!(frame.bgr.cols() > 0);
-        out.push(buf.to_vec());
-    }
-    out
-}
-
-type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
-
-pub fn connect(addr: &str, origin: Option<&str>) -> Result<Socket, tungstenite::Error> {
-    let mut request =
-        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/ws/live"))
-            .unwrap();
-    if let Some(o) = origin {
-        request.headers_mut().insert("Origin", o.parse().unwrap());
-    }
-    tungstenite::connect(request).map(|(socket, _)| socket)
-}
-
-/// Reads messages until one of type `kind` (others, such as mood updates, are collected).
-pub fn until(
-    socket: &mut Socket,
-    kind: &str,
-    seen: &mut Vec<serde_json::Value>,
-) -> serde_json::Value {
-    loop {
-        match socket.read().unwrap() {
-            Message::Text(t) => {
-                let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
-                if v["type"] == kind {
-                    return v;
-                }
-                seen.push(v);
-            }
-            Message::Close(c) => panic!("closed: {c:?}"),
-            _ => {}
-        }
-    }
-}
 
 #[test]
 fn live_frames_are_read_like_infer_and_reach_the_clips_mood_with_songs() {
@@ -345,4 +213,93 @@ fn four_live_clients_at_once_all_get_answers_and_memory_stays_flat() {
     );
     let (status, _) = http(&server.addr, "GET", "/api/status", &[], b"");
     assert_eq!(status, 200, "the server still answers");
+}
+
+/// (status, Location header) of a GET, without following redirects.
+fn location(addr: &str, path: &str) -> (u16, String, String) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let loc = raw
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
+        .unwrap_or("")
+        .to_string();
+    (status, loc, raw)
+}
+
+#[test]
+fn spotify_login_from_the_page_says_how_without_a_client_id_and_refuses_forged_callbacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let reports = dir.path().join("reports");
+    {
+        let server = Server::start_with_env(&reports, &[], &[("XDG_CONFIG_HOME", &config)]);
+        let (status, body) = http(&server.addr, "GET", "/api/status", &[], b"");
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["spotify_login"], false);
+        assert!(
+            v["spotify"]
+                .as_str()
+                .unwrap()
+                .contains("RSPOTIFY_CLIENT_ID"),
+            "{v}"
+        );
+        let (status, _, page) = location(&server.addr, "/spotify/login");
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains("client id"), "{page}");
+    }
+    std::fs::create_dir_all(config.join("workbench")).unwrap();
+    std::fs::write(
+        config.join("workbench/spotify.toml"),
+        "client_id = \"test-client\"\n",
+    )
+    .unwrap();
+    let server = Server::start_with_env(&reports, &[], &[("XDG_CONFIG_HOME", &config)]);
+    let (status, to, _) = location(&server.addr, "/spotify/login");
+    assert_eq!(status, 303);
+    assert!(
+        to.starts_with("https://accounts.spotify.com/authorize?"),
+        "{to}"
+    );
+    let redirect = format!(
+        "redirect_uri=http%3A%2F%2F{}%2Fcallback",
+        server.addr.replace(':', "%3A")
+    );
+    assert!(to.contains(&redirect), "{to}");
+    assert!(to.contains("code_challenge_method=S256"), "{to}");
+    let state = to
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+
+    let token = config.join("workbench/spotify-token.json");
+    let (status, _, page) = location(&server.addr, "/callback?state=forged&code=abc");
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("state mismatch"), "{page}");
+    let (status, _, page) = location(
+        &server.addr,
+        &format!("/callback?state={state}&error=access_denied"),
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("did not authorise"), "{page}");
+    // That state is used up: replaying it is refused too.
+    let (status, _, _) = location(&server.addr, &format!("/callback?state={state}&code=abc"));
+    assert_eq!(status, 400);
+    assert!(!token.exists(), "no token may be saved");
 }

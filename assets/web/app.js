@@ -33,6 +33,7 @@ async function loadStatus() {
   const s = await r.json();
   setText($('status'), `model ${s.model} · songs ${s.song_model} · detector ${s.detector}`);
   setText($('spotify-state'), s.spotify);
+  $('spotify-login').hidden = !s.spotify_login;
 }
 
 // ---- live ----
@@ -150,7 +151,7 @@ function showMood(a) {
   setText($('mood'), v.sentence);
   const aff = a.affect;
   setText($('mood-detail'), aff
-    ? `over the last ${a.window} face readings · valence ${aff.target.valence.toFixed(2)}, arousal ${aff.target.arousal.toFixed(2)}` +
+    ? `decided over the latest face readings (up to ${a.window}) · valence ${aff.target.valence.toFixed(2)}, arousal ${aff.target.arousal.toFixed(2)}` +
       (aff.songs_mood ? ` · songs from the ${aff.songs_mood} playlist (${aff.strategy})` : '')
     : '');
   fillSongs($('songs'), a.songs);

@@ -34,6 +34,8 @@ pub struct Status {
     pub detector: String,
     /// What the Spotify tab says.
     pub spotify: String,
+    /// A client id is set: the tab offers "Log in with Spotify".
+    pub spotify_login: bool,
 }
 
 pub async fn status(State(state): State<Arc<AppState>>) -> Json<Status> {
@@ -43,6 +45,8 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Status> {
         song_model: o.song_model.display().to_string(),
         detector: o.detector.kind.name().to_string(),
         spotify: spotify_line(),
+        spotify_login: crate::spotify::settings::SpotifySettings::resolve()
+            .is_ok_and(|s| s.client_id.is_some()),
     })
 }
 
@@ -54,7 +58,7 @@ fn spotify_line() -> String {
     };
     if settings.client_id.is_none() {
         return format!(
-            "Spotify is not set up, and nothing else needs it. To use your liked songs: create an app at https://developer.spotify.com/dashboard with the redirect URI {}, then export RSPOTIFY_CLIENT_ID=<its client id> (or put client_id = \"...\" in {}) and run `workbench spotify login`.",
+            "Spotify is not set up, and nothing else needs it. To use your liked songs: create an app at https://developer.spotify.com/dashboard with the redirect URI {}, then export RSPOTIFY_CLIENT_ID=<its client id> (or put client_id = \"...\" in {}) and restart `workbench serve`.",
             settings.redirect_uri(settings.redirect_port),
             settings.config_path.display()
         );
@@ -65,6 +69,6 @@ fn spotify_line() -> String {
             settings.token_path.display()
         )
     } else {
-        "A Spotify client id is set. Log in with `workbench spotify login` (it opens the PKCE flow on 127.0.0.1), then `workbench spotify import-liked`.".into()
+        "A Spotify client id is set: log in below (register this page's /callback, e.g. http://127.0.0.1:8080/callback, as a redirect URI of your app), then `workbench spotify import-liked` brings your liked songs.".into()
     }
 }

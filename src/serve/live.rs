@@ -88,6 +88,7 @@ pub enum Answer {
     },
     Mood {
         verdict: Verdict,
+        /// The most face readings the verdict is decided over.
         window: usize,
         affect: Option<AffectChoice>,
         songs: Vec<Recommendation>,
@@ -153,7 +154,7 @@ impl LiveSession {
         };
         Some(Answer::Mood {
             verdict,
-            window: self.readings.len(),
+            window: self.window,
             affect,
             songs,
         })

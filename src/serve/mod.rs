@@ -14,6 +14,7 @@
 pub mod assets;
 pub mod files;
 pub mod live;
+pub mod spotify;
 pub mod upload;
 
 use crate::backend::Backend;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub options: ServeOptions,
     pub analyser: Analyser,
     pub songs: SongClusters,
+    /// Spotify logins started from the page, waiting for their callback.
+    pub spotify: spotify::Pending,
 }
 
 /// Loads the models (a bad one fails here, before the port opens).
@@ -81,6 +84,7 @@ pub fn load(options: ServeOptions) -> Result<Arc<AppState>> {
         options,
         analyser,
         songs,
+        spotify: Default::default(),
     }))
 }
 
@@ -99,6 +103,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/runs", get(files::runs))
         .route("/api/status", get(assets::status))
         .route("/reports/{*path}", get(files::report_file))
+        .route("/spotify/login", get(spotify::start))
+        .route(
+            crate::spotify::settings::CALLBACK_PATH,
+            get(spotify::callback),
+        )
         .with_state(state)
 }
 

@@ -37,7 +37,7 @@ pub fn login(
     options: &LoginOptions,
     show_url: impl FnOnce(&str),
 ) -> Result<LoginOutcome, SpotifyError> {
-    let client_id = settings.require_client_id()?.to_string();
+    settings.require_client_id()?;
     // Bind before showing the URL, so the redirect cannot arrive before we listen.
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))
         .map_err(|e| {
@@ -50,8 +50,34 @@ pub fn login(
         .local_addr()
         .map(|a| a.port())
         .unwrap_or(options.port);
+    let pending = begin(settings, settings.redirect_uri(port))?;
+    show_url(&pending.url);
+    let callback = wait_for_callback(listener, &pending.state, options.timeout)?;
+    match callback {
+        Callback::Code(code) => finish(settings, pending, &code),
+        Callback::Refused(why) => Err(SpotifyError::Login(format!(
+            "Spotify did not authorise the app: {why}"
+        ))),
+    }
+}
+
+/// A login in flight: the PKCE client (it holds the verifier), the `state` Spotify must send
+/// back, and the URL the user opens. `serve` keeps these between its login and callback pages.
+pub struct PendingLogin {
+    client: AuthCodePkceSpotify,
+    client_id: String,
+    pub state: String,
+    pub url: String,
+}
+
+/// Starts a login whose redirect comes back to `redirect_uri`.
+pub fn begin(
+    settings: &SpotifySettings,
+    redirect_uri: String,
+) -> Result<PendingLogin, SpotifyError> {
+    let client_id = settings.require_client_id()?.to_string();
     let oauth = OAuth {
-        redirect_uri: settings.redirect_uri(port),
+        redirect_uri,
         scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
     };
@@ -64,18 +90,22 @@ pub fn login(
     let url = client
         .get_authorize_url(None)
         .map_err(|e| SpotifyError::Login(format!("cannot build the authorisation URL: {e}")))?;
-    show_url(&url);
+    Ok(PendingLogin {
+        client,
+        client_id,
+        state,
+        url,
+    })
+}
 
-    let callback = wait_for_callback(listener, &state, options.timeout)?;
-    let code = match callback {
-        Callback::Code(code) => code,
-        Callback::Refused(why) => {
-            return Err(SpotifyError::Login(format!(
-                "Spotify did not authorise the app: {why}"
-            )))
-        }
-    };
-    client.request_token(&code).map_err(|e| {
+/// Trades the callback's code (and the pending login's verifier) for a token, saved 0600.
+pub fn finish(
+    settings: &SpotifySettings,
+    mut pending: PendingLogin,
+    code: &str,
+) -> Result<LoginOutcome, SpotifyError> {
+    let client = &mut pending.client;
+    client.request_token(code).map_err(|e| {
         SpotifyError::Login(format!(
             "trading the authorisation code for a token failed: {}",
             short_error(&e)
@@ -88,7 +118,10 @@ pub fn login(
         .clone()
         .ok_or_else(|| SpotifyError::Login("Spotify sent no token".into()))?;
     let store = TokenStore::new(&settings.token_path);
-    store.save(&StoredToken { client_id, token })?;
+    store.save(&StoredToken {
+        client_id: pending.client_id.clone(),
+        token,
+    })?;
     let user = client
         .me()
         .ok()
