@@ -97,6 +97,21 @@ pub fn yunet(flag: Option<&Path>) -> std::io::Result<Resolved> {
     resolve(flag, &YUNET)
 }
 
+/// The model file of `kind`: YuNet's looked for as the other defaults are, a cascade's from
+/// the flag or OpenCV's data directory.
+pub fn detector_model(
+    kind: crate::vision::faces::DetectorKind,
+    flag: Option<&Path>,
+) -> std::io::Result<Resolved> {
+    match kind {
+        crate::vision::faces::DetectorKind::Yunet => yunet(flag),
+        cascade => Ok(Resolved {
+            path: flag.map_or_else(|| cascade.default_model().into(), Path::to_path_buf),
+            source: Source::Flag,
+        }),
+    }
+}
+
 fn env_dir(var: &str) -> Option<PathBuf> {
     std::env::var_os(var)
         .filter(|v| !v.is_empty())

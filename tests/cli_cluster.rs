@@ -474,15 +474,14 @@ fn labels_are_measured_for_a_model_being_built_and_for_an_existing_one() {
     let labels = dir.path().join("labels.csv");
     std::fs::write(&labels, csv).unwrap();
 
-    let measured = run(&[
-        "cluster",
-        "--model",
-        s(&first.model),
-        "--data",
-        s(&data),
-        "--labels",
-        s(&labels),
-    ]);
+    // `cluster --model <first> --data <data> --labels <file>` and more.
+    let measure = |labels: &Path, extra: &[&str]| {
+        let mut args = vec!["cluster", "--model", s(&first.model), "--data", s(&data)];
+        args.extend_from_slice(&["--labels", s(labels)]);
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let measured = measure(&labels, &[]);
     assert_eq!(measured.status.code(), Some(0), "{}", text(&measured));
     let stdout = String::from_utf8_lossy(&measured.stdout);
     let want = format!(
@@ -516,17 +515,7 @@ fn labels_are_measured_for_a_model_being_built_and_for_an_existing_one() {
         .contains("Agreement with people"));
 
     // A fold that misses a mood, and labels without an id column, are refused by name.
-    let out = run(&[
-        "cluster",
-        "--model",
-        s(&first.model),
-        "--data",
-        s(&data),
-        "--labels",
-        s(&labels),
-        "--label-fold",
-        "happy=Happy",
-    ]);
+    let out = measure(&labels, &["--label-fold", "happy=Happy"]);
     assert_ne!(out.status.code(), Some(0));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no label for sad"),
@@ -535,15 +524,7 @@ fn labels_are_measured_for_a_model_being_built_and_for_an_existing_one() {
     );
     let no_id = dir.path().join("no-id.csv");
     std::fs::write(&no_id, "song,mood\nx,Happy\n").unwrap();
-    let out = run(&[
-        "cluster",
-        "--model",
-        s(&first.model),
-        "--data",
-        s(&data),
-        "--labels",
-        s(&no_id),
-    ]);
+    let out = measure(&no_id, &[]);
     assert_ne!(out.status.code(), Some(0));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no-id.csv: no track id column"),

@@ -2,7 +2,6 @@ use crate::cli::{InferArgs, SongSource};
 use anyhow::Result;
 use workbench::defaults;
 use workbench::infer;
-use workbench::vision::faces::DetectorKind;
 use workbench::vision::{faces::DetectorParams, tracker::TrackerParams};
 
 pub fn run(args: InferArgs) -> Result<()> {
@@ -109,15 +108,7 @@ fn one(options: &infer::InferOptions, json: bool) -> Result<()> {
 fn options(args: InferArgs, clip: std::path::PathBuf) -> Result<infer::InferOptions> {
     let model = defaults::fer_model(args.model.as_deref())?;
     let song_model = defaults::song_model(args.songs.as_deref())?;
-    let detector = match args.detector {
-        DetectorKind::Yunet => defaults::yunet(args.detector_model.as_deref())?,
-        kind => defaults::Resolved {
-            path: args
-                .detector_model
-                .unwrap_or_else(|| kind.default_model().into()),
-            source: defaults::Source::Flag,
-        },
-    };
+    let detector = defaults::detector_model(args.detector, args.detector_model.as_deref())?;
     Ok(infer::InferOptions {
         clip,
         model: model.path,

@@ -3,20 +3,12 @@ use anyhow::{Context, Result};
 use workbench::defaults;
 use workbench::infer::Sources;
 use workbench::serve::{self, ServeOptions};
-use workbench::vision::faces::{DetectorKind, DetectorParams};
+use workbench::vision::faces::DetectorParams;
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let model = defaults::fer_model(args.model.as_deref())?;
     let song_model = defaults::song_model(args.songs.as_deref())?;
-    let detector = match args.detector {
-        DetectorKind::Yunet => defaults::yunet(args.detector_model.as_deref())?,
-        kind => defaults::Resolved {
-            path: args
-                .detector_model
-                .unwrap_or_else(|| kind.default_model().into()),
-            source: defaults::Source::Flag,
-        },
-    };
+    let detector = defaults::detector_model(args.detector, args.detector_model.as_deref())?;
     let options = ServeOptions {
         host: args.host,
         port: args.port,
