@@ -67,6 +67,7 @@ fn options() -> ServeOptions {
         upload_limit: 100 << 20,
         window: 20,
         top: 10,
+        library: std::env::temp_dir().join("workbench-bench-serve/liked.csv"),
     }
 }
 

@@ -336,6 +336,9 @@ pub struct ServeArgs {
     /// Where reports are listed from and uploads' reports go.
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub reports_dir: PathBuf,
+    /// The liked-songs library the page's "my liked songs" reads (and its import writes).
+    #[arg(long, default_value = workbench::spotify::library::DEFAULT_LIBRARY, value_name = "CSV")]
+    pub library: PathBuf,
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub backend: Backend,
 }

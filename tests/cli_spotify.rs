@@ -945,3 +945,71 @@ fn a_mood_of_more_than_a_hundred_songs_is_written_in_chunks_in_order() {
         1
     );
 }
+
+#[test]
+fn serve_logs_in_through_its_own_callback_and_imports_liked_songs() {
+    let env = Env::new();
+    let tracks = model_tracks();
+    env.mock.with(|s| {
+        s.liked = liked_from(&tracks[..20]);
+        s.features = None;
+    });
+    let reports = env.dir.path().join("reports");
+    let library = env.library();
+    let config = env.dir.path().join("config");
+    let (api, accounts) = (env.mock.api_url(), env.mock.accounts_url());
+    let server = common::serve_client::Server::start_with_env(
+        &reports,
+        &["--songs", SONGS, "--library", s(&library)],
+        &[
+            ("XDG_CONFIG_HOME", config.as_os_str()),
+            ("RSPOTIFY_CLIENT_ID", CLIENT_ID.as_ref()),
+            ("WORKBENCH_SPOTIFY_API_URL", api.as_ref()),
+            ("WORKBENCH_SPOTIFY_ACCOUNTS_URL", accounts.as_ref()),
+        ],
+    );
+    let base = format!("http://{}", server.addr);
+    // "Log in with Spotify" redirects to the consent page, with this server's /callback.
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        stream,
+        "GET /spotify/login HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    let to = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .expect("a redirect");
+    let url = url::Url::parse(to).unwrap();
+    assert_eq!(param(&url, "redirect_uri"), format!("{base}/callback"));
+    env.mock.with(|s| {
+        s.codes
+            .insert("code-7".into(), param(&url, "code_challenge"))
+    });
+    let (status, page) = http_get(&format!(
+        "{base}/callback?code=code-7&state={}",
+        param(&url, "state")
+    ));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Logged in to Spotify"), "{page}");
+    let mode = std::fs::metadata(env.token_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    env.assert_no_tokens(&page);
+
+    // "Import my liked songs" writes the library the live page's "my liked songs" reads.
+    let (status, coverage) =
+        common::serve_client::http(&server.addr, "POST", "/api/spotify/import", &[], b"");
+    assert_eq!(status, 200, "{coverage}");
+    assert!(coverage.contains("20 of 20"), "{coverage}");
+    let placed = workbench::spotify::library::read_placed(&model(), &library).unwrap();
+    assert_eq!(placed.tracks.len(), 20);
+    env.assert_no_tokens(&coverage);
+}

@@ -244,7 +244,8 @@ fn spotify_login_from_the_page_says_how_without_a_client_id_and_refuses_forged_c
     let config = dir.path().join("config");
     let reports = dir.path().join("reports");
     {
-        let server = Server::start_with_env(&reports, &[], &[("XDG_CONFIG_HOME", &config)]);
+        let server =
+            Server::start_with_env(&reports, &[], &[("XDG_CONFIG_HOME", config.as_os_str())]);
         let (status, body) = http(&server.addr, "GET", "/api/status", &[], b"");
         assert_eq!(status, 200);
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -266,7 +267,7 @@ fn spotify_login_from_the_page_says_how_without_a_client_id_and_refuses_forged_c
         "client_id = \"test-client\"\n",
     )
     .unwrap();
-    let server = Server::start_with_env(&reports, &[], &[("XDG_CONFIG_HOME", &config)]);
+    let server = Server::start_with_env(&reports, &[], &[("XDG_CONFIG_HOME", config.as_os_str())]);
     let (status, to, _) = location(&server.addr, "/spotify/login");
     assert_eq!(status, 303);
     assert!(
@@ -302,4 +303,58 @@ fn spotify_login_from_the_page_says_how_without_a_client_id_and_refuses_forged_c
     let (status, _, _) = location(&server.addr, &format!("/callback?state={state}&code=abc"));
     assert_eq!(status, 400);
     assert!(!token.exists(), "no token may be saved");
+}
+
+#[test]
+fn live_songs_can_come_from_the_users_liked_songs() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("liked.csv");
+    let server = Server::start(dir.path(), &["--library", library.to_str().unwrap()]);
+    let mut socket = connect(&server.addr, None).unwrap();
+    let mut seen = Vec::new();
+    // No library yet: a clear error naming it, and the session goes on.
+    socket
+        .send(Message::Text(r#"{"type":"source","value":"liked"}"#.into()))
+        .unwrap();
+    let e = until(&mut socket, "error", &mut seen);
+    assert!(e["message"].as_str().unwrap().contains("liked.csv"), "{e}");
+
+    // A library of 12 songs from every playlist of the shipped model.
+    let model = workbench::tracks::model::SongClusters::read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("models/song-clusters.json"),
+    )
+    .unwrap();
+    let mine: Vec<_> = model
+        .playlists
+        .iter()
+        .flat_map(|p| p.tracks.iter().skip(50).take(4))
+        .map(|t| workbench::spotify::library::LikedSong {
+            id: t.track.id.clone().unwrap(),
+            name: t.track.name.clone(),
+            artists: t.track.artists.clone(),
+            added_at: "2026-01-01T00:00:00Z".into(),
+            popularity: None,
+            features: Some(t.features.clone()),
+            features_from: Some("test".into()),
+        })
+        .collect();
+    workbench::spotify::library::write_library(&library, &model.features, &mine).unwrap();
+    let ids: Vec<String> = mine.iter().map(|m| m.id.clone()).collect();
+    socket
+        .send(Message::Text(r#"{"type":"source","value":"liked"}"#.into()))
+        .unwrap();
+    for jpeg in clip_jpegs(33) {
+        socket.send(Message::Binary(jpeg.into())).unwrap();
+        until(&mut socket, "frame", &mut seen);
+    }
+    let last = seen.iter().rev().find(|v| v["type"] == "mood").unwrap();
+    assert!(last["from"].as_str().unwrap().contains("liked"), "{last}");
+    let songs = last["songs"].as_array().unwrap();
+    assert_eq!(songs.len(), 4, "{last}");
+    for song in songs {
+        assert!(
+            ids.contains(&song["id"].as_str().unwrap().to_string()),
+            "{song}"
+        );
+    }
 }

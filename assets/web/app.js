@@ -34,6 +34,7 @@ async function loadStatus() {
   setText($('status'), `model ${s.model} · songs ${s.song_model} · detector ${s.detector}`);
   setText($('spotify-state'), s.spotify);
   $('spotify-login').hidden = !s.spotify_login;
+  $('spotify-import').hidden = !s.spotify_login;
 }
 
 // ---- live ----
@@ -54,6 +55,7 @@ async function startLive() {
   ws.binaryType = 'arraybuffer';
   ws.onopen = () => {
     ws.send(JSON.stringify({ type: 'strategy', value: $('strategy').value }));
+    if ($('source').value !== 'catalog') ws.send(JSON.stringify({ type: 'source', value: $('source').value }));
     timer = setInterval(sendFrame, 20);
   };
   ws.onmessage = (ev) => onAnswer(JSON.parse(ev.data));
@@ -152,7 +154,7 @@ function showMood(a) {
   const aff = a.affect;
   setText($('mood-detail'), aff
     ? `decided over the latest face readings (up to ${a.window}) · valence ${aff.target.valence.toFixed(2)}, arousal ${aff.target.arousal.toFixed(2)}` +
-      (aff.songs_mood ? ` · songs from the ${aff.songs_mood} playlist (${aff.strategy})` : '')
+      (aff.songs_mood ? ` · ${aff.songs_mood} songs (${aff.strategy}) from ${a.from}` : '')
     : '');
   fillSongs($('songs'), a.songs);
   body.dataset.songs = String(a.songs.length);
@@ -234,6 +236,12 @@ $('start').onclick = startLive;
 $('stop').onclick = stopLive;
 $('save').onclick = () => { if (ws) ws.send(JSON.stringify({ type: 'save' })); setText($('live-note'), 'saving…'); };
 $('strategy').onchange = () => { if (ws) ws.send(JSON.stringify({ type: 'strategy', value: $('strategy').value })); };
+$('source').onchange = () => { if (ws) ws.send(JSON.stringify({ type: 'source', value: $('source').value })); };
+$('spotify-import').onclick = async () => {
+  setText($('import-state'), 'importing your liked songs…');
+  const r = await fetch('/api/spotify/import', { method: 'POST' });
+  setText($('import-state'), (r.ok ? '' : 'failed: ') + await r.text());
+};
 $('file').onchange = () => { $('upload').disabled = !$('file').files.length; };
 $('upload').onclick = upload;
 setText($('legend'), EMOTIONS.map((e) => e).join(' · '));

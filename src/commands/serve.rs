@@ -30,6 +30,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         upload_limit: args.upload_limit_mb.saturating_mul(1 << 20),
         window: args.window,
         top: args.top,
+        library: args.library,
     };
     if options.is_exposed() {
         eprintln!(

@@ -537,31 +537,22 @@ fn recommend_songs(
     let Some((m, aim)) = choice.and_then(|c| Some((c.songs_mood?, c.aim))) else {
         return (vec![], catalogue, None);
     };
-    let from_catalogue = || recommend::recommend(songs, m, aim, o.top, o.seed);
-    let (list, from) = match (&l.library, &o.library) {
-        (Some(pool), Some(path)) => {
-            let mine = songs.songs_in(m, pool);
-            if mine.is_empty() {
-                (
-                    from_catalogue(),
-                    format!(
-                        "{catalogue}: none of your liked songs ({}) is placed in {m}",
-                        path.display()
-                    ),
-                )
-            } else {
-                (
-                    recommend::pick(&mine, &songs.features, aim, o.top, o.seed),
-                    format!(
-                        "your liked songs, {} ({} of them placed in {m} by {})",
-                        path.display(),
-                        mine.len(),
-                        o.song_model.display()
-                    ),
-                )
-            }
+    let (list, pool) =
+        recommend::from_library_or_catalogue(songs, l.library.as_deref(), m, aim, o.top, o.seed);
+    let liked = o
+        .library
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let from = match pool {
+        recommend::Pool::Catalogue => catalogue,
+        recommend::Pool::CatalogueNoneLiked => {
+            format!("{catalogue}: none of your liked songs ({liked}) is placed in {m}")
         }
-        _ => (from_catalogue(), catalogue),
+        recommend::Pool::Liked { in_mood } => format!(
+            "your liked songs, {liked} ({in_mood} of them placed in {m} by {})",
+            o.song_model.display()
+        ),
     };
     let short = (list.len() < o.top).then(|| {
         format!(

@@ -56,6 +56,47 @@ pub fn recommend(
     }
 }
 
+/// Where songs came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pool {
+    /// The song model's playlist for the mood.
+    Catalogue,
+    /// The user's liked songs: this many of them are placed in the mood.
+    Liked { in_mood: usize },
+    /// The user's liked songs were asked for, but none is placed in the mood: the catalogue.
+    CatalogueNoneLiked,
+}
+
+/// From the user's liked songs (`library`, placed by `model`) when given and some are in
+/// `mood`, else from the song model's playlist: the one rule `infer` and `serve` share.
+pub fn from_library_or_catalogue(
+    model: &SongClusters,
+    library: Option<&[PlaylistTrack]>,
+    mood: Mood,
+    aim: Affect,
+    n: usize,
+    seed: Option<u64>,
+) -> (Vec<Recommendation>, Pool) {
+    match library {
+        Some(pool) => {
+            let mine = model.songs_in(mood, pool);
+            if mine.is_empty() {
+                (
+                    recommend(model, mood, aim, n, seed),
+                    Pool::CatalogueNoneLiked,
+                )
+            } else {
+                let in_mood = mine.len();
+                (
+                    pick(&mine, &model.features, aim, n, seed),
+                    Pool::Liked { in_mood },
+                )
+            }
+        }
+        None => (recommend(model, mood, aim, n, seed), Pool::Catalogue),
+    }
+}
+
 /// The best `n` of `tracks` for `aim` (see the module doc).
 pub fn pick(
     tracks: &[PlaylistTrack],

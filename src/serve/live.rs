@@ -11,8 +11,9 @@ use crate::affect::Strategy;
 use crate::emotion::{Emotion, Mood};
 use crate::infer::mood::{self, EmotionStats, Outcome, Verdict};
 use crate::infer::pipeline::ReadFace;
-use crate::infer::recommend::{self, Recommendation};
+use crate::infer::recommend::{self, Pool, Recommendation};
 use crate::infer::AffectChoice;
+use crate::tracks::model::PlaylistTrack;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -92,6 +93,8 @@ pub enum Answer {
         window: usize,
         affect: Option<AffectChoice>,
         songs: Vec<Recommendation>,
+        /// Where the songs come from, in words.
+        from: String,
     },
     Saved {
         report: String,
@@ -108,6 +111,8 @@ pub struct LiveSession {
     readings: VecDeque<[f32; Emotion::COUNT]>,
     frames: VecDeque<Vec<u8>>,
     strategy: Strategy,
+    /// The user's liked songs, placed, when the page asked for them.
+    liked: Option<Vec<PlaylistTrack>>,
     seq: u64,
     /// (outcome, mood, songs' mood) last announced.
     announced: Option<(Outcome, Option<Mood>, Option<Mood>)>,
@@ -120,6 +125,7 @@ impl LiveSession {
             readings: VecDeque::new(),
             frames: VecDeque::new(),
             strategy: Strategy::Match,
+            liked: None,
             seq: 0,
             announced: None,
         }
@@ -146,17 +152,30 @@ impl LiveSession {
             return None;
         }
         self.announced = Some(key);
-        let songs = match (&affect, songs_mood) {
-            (Some(a), Some(m)) => {
-                recommend::recommend(&state.songs, m, a.aim, state.options.top, None)
+        let (songs, pool) = match (&affect, songs_mood) {
+            (Some(a), Some(m)) => recommend::from_library_or_catalogue(
+                &state.songs,
+                self.liked.as_deref(),
+                m,
+                a.aim,
+                state.options.top,
+                None,
+            ),
+            _ => (vec![], Pool::Catalogue),
+        };
+        let from = match pool {
+            Pool::Catalogue => "the catalogue".to_string(),
+            Pool::Liked { in_mood } => format!("your liked songs ({in_mood} in this mood)"),
+            Pool::CatalogueNoneLiked => {
+                "the catalogue: none of your liked songs is in this mood".to_string()
             }
-            _ => vec![],
         };
         Some(Answer::Mood {
             verdict,
             window: self.window,
             affect,
             songs,
+            from,
         })
     }
 
@@ -291,6 +310,30 @@ async fn command(state: &Arc<AppState>, live: &mut LiveSession, text: &str) -> V
             live.mood_if_changed(state, true).into_iter().collect()
         }
         "save" => vec![save(state, live).await],
+        "source" => {
+            live.liked = match command.value.as_deref() {
+                Some("liked") => {
+                    let path = &state.options.library;
+                    match crate::spotify::library::read_placed(&state.songs, path) {
+                        Ok(placed) => Some(placed.tracks),
+                        Err(e) => {
+                            return vec![Answer::Error {
+                                message: format!(
+                                    "{e} (log in and import your liked songs on the Spotify tab)"
+                                ),
+                            }]
+                        }
+                    }
+                }
+                Some("catalog") => None,
+                other => {
+                    return vec![Answer::Error {
+                        message: format!("source {other:?}: use \"catalog\" or \"liked\""),
+                    }]
+                }
+            };
+            live.mood_if_changed(state, true).into_iter().collect()
+        }
         other => vec![Answer::Error {
             message: format!("unknown command {other:?}"),
         }],

@@ -44,6 +44,9 @@ pub struct ServeOptions {
     /// Frames the live verdict is decided over (the latest frames with a face).
     pub window: usize,
     pub top: usize,
+    /// The liked-songs library (`workbench spotify import-liked` writes it; so does the page's
+    /// import button) used when the page asks for "my liked songs".
+    pub library: PathBuf,
 }
 
 impl ServeOptions {
@@ -104,6 +107,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/status", get(assets::status))
         .route("/reports/{*path}", get(files::report_file))
         .route("/spotify/login", get(spotify::start))
+        .route("/api/spotify/import", post(spotify::import))
         .route(
             crate::spotify::settings::CALLBACK_PATH,
             get(spotify::callback),

@@ -103,3 +103,26 @@ pub async fn callback(
         Err(e) => page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
+
+/// `POST /api/spotify/import`: `workbench spotify import-liked` for the logged-in user, into
+/// the server's library file. Answers with the coverage line.
+pub async fn import(State(state): State<Arc<AppState>>) -> Response {
+    let options = crate::spotify::library::ImportOptions {
+        out: state.options.library.clone(),
+        songs: state.options.song_model.clone(),
+        catalogs: vec![],
+        features_endpoint: true,
+    };
+    let imported = tokio::task::spawn_blocking(move || -> Result<String, String> {
+        let settings = SpotifySettings::resolve().map_err(|e| e.to_string())?;
+        crate::spotify::library::import_liked(&settings, &options)
+            .map(|summary| summary.coverage())
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    match imported {
+        Ok(Ok(coverage)) => (StatusCode::OK, coverage).into_response(),
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, e).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}

@@ -29,7 +29,11 @@ impl Server {
     }
 
     /// As [`Server::start`], with environment variables set (Spotify settings, say).
-    pub fn start_with_env(reports: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Server {
+    pub fn start_with_env(
+        reports: &Path,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Server {
         let mut command = workbench();
         for (k, v) in env {
             command.env(k, v);
