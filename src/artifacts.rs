@@ -126,6 +126,20 @@ impl Drop for StagedDir {
     }
 }
 
+/// `text` with every character but ASCII letters, digits, `-`, `_` and those in `also`
+/// replaced by `_`: safe to put in a file or run-directory name.
+pub fn name_safe(text: &str, also: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || also.contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Reserves a fresh run directory `parent/<name>-<utc stamp>` by creating it, empty; when two
 /// runs start in the same second the later one gets `-2`, `-3`, … Creation is atomic, so
 /// concurrent runs never share a directory. Returns the run id and the directory.

@@ -54,6 +54,15 @@ impl Env {
         self.dir.path().join("config/workbench/spotify-token.json")
     }
 
+    /// The token file's permission bits.
+    fn token_mode(&self) -> u32 {
+        std::fs::metadata(self.token_path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
     fn library(&self) -> PathBuf {
         self.dir.path().join("liked.csv")
     }
@@ -255,12 +264,7 @@ fn login_trades_the_code_with_pkce_and_stores_a_private_token() {
         env.mock.with(|s| s.grants.clone()),
         vec!["authorization_code"]
     );
-    let mode = std::fs::metadata(env.token_path())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
-    assert_eq!(mode, 0o600);
+    assert_eq!(env.token_mode(), 0o600);
     let stored: Value = serde_json::from_slice(&std::fs::read(env.token_path()).unwrap()).unwrap();
     let access = stored["token"]["access_token"]
         .as_str()
@@ -490,12 +494,7 @@ fn an_expired_token_is_refreshed_first_and_stored_privately() {
         old_refresh.as_str(),
         "the rotated refresh token was not kept"
     );
-    let mode = std::fs::metadata(env.token_path())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
-    assert_eq!(mode, 0o600);
+    assert_eq!(env.token_mode(), 0o600);
 }
 
 #[test]
@@ -970,21 +969,9 @@ fn serve_logs_in_through_its_own_callback_and_imports_liked_songs() {
     );
     let base = format!("http://{}", server.addr);
     // "Log in with Spotify" redirects to the consent page, with this server's /callback.
-    let mut stream = TcpStream::connect(&server.addr).unwrap();
-    write!(
-        stream,
-        "GET /spotify/login HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        server.addr
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
-    let to = answer
-        .lines()
-        .find_map(|l| l.strip_prefix("location: "))
-        .expect("a redirect");
-    let url = url::Url::parse(to).unwrap();
+    let (status, to, answer) = common::serve_client::get_redirect(&server.addr, "/spotify/login");
+    assert_eq!(status, 303, "{answer}");
+    let url = url::Url::parse(&to).unwrap();
     assert_eq!(param(&url, "redirect_uri"), format!("{base}/callback"));
     env.mock.with(|s| {
         s.codes
@@ -996,12 +983,7 @@ fn serve_logs_in_through_its_own_callback_and_imports_liked_songs() {
     ));
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Logged in to Spotify"), "{page}");
-    let mode = std::fs::metadata(env.token_path())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
-    assert_eq!(mode, 0o600);
+    assert_eq!(env.token_mode(), 0o600);
     env.assert_no_tokens(&page);
 
     // "Import my liked songs" writes the library the live page's "my liked songs" reads.

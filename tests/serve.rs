@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::serve_client::{clip_jpegs, connect, http, until, Server};
+use common::serve_client::{clip_jpegs, connect, get_redirect, http, until, Server};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tungstenite::Message;
@@ -215,29 +215,6 @@ fn four_live_clients_at_once_all_get_answers_and_memory_stays_flat() {
     assert_eq!(status, 200, "the server still answers");
 }
 
-/// (status, Location header) of a GET, without following redirects.
-fn location(addr: &str, path: &str) -> (u16, String, String) {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    use std::io::{Read, Write};
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let loc = raw
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("location: ")
-                .or_else(|| l.strip_prefix("Location: "))
-        })
-        .unwrap_or("")
-        .to_string();
-    (status, loc, raw)
-}
-
 #[test]
 fn spotify_login_from_the_page_says_how_without_a_client_id_and_refuses_forged_callbacks() {
     let dir = tempfile::tempdir().unwrap();
@@ -257,7 +234,7 @@ fn spotify_login_from_the_page_says_how_without_a_client_id_and_refuses_forged_c
                 .contains("RSPOTIFY_CLIENT_ID"),
             "{v}"
         );
-        let (status, _, page) = location(&server.addr, "/spotify/login");
+        let (status, _, page) = get_redirect(&server.addr, "/spotify/login");
         assert_eq!(status, 400, "{page}");
         assert!(page.contains("client id"), "{page}");
     }
@@ -268,7 +245,7 @@ fn spotify_login_from_the_page_says_how_without_a_client_id_and_refuses_forged_c
     )
     .unwrap();
     let server = Server::start_with_env(&reports, &[], &[("XDG_CONFIG_HOME", config.as_os_str())]);
-    let (status, to, _) = location(&server.addr, "/spotify/login");
+    let (status, to, _) = get_redirect(&server.addr, "/spotify/login");
     assert_eq!(status, 303);
     assert!(
         to.starts_with("https://accounts.spotify.com/authorize?"),
@@ -290,17 +267,17 @@ fn spotify_login_from_the_page_says_how_without_a_client_id_and_refuses_forged_c
         .to_string();
 
     let token = config.join("workbench/spotify-token.json");
-    let (status, _, page) = location(&server.addr, "/callback?state=forged&code=abc");
+    let (status, _, page) = get_redirect(&server.addr, "/callback?state=forged&code=abc");
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("state mismatch"), "{page}");
-    let (status, _, page) = location(
+    let (status, _, page) = get_redirect(
         &server.addr,
         &format!("/callback?state={state}&error=access_denied"),
     );
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("did not authorise"), "{page}");
     // That state is used up: replaying it is refused too.
-    let (status, _, _) = location(&server.addr, &format!("/callback?state={state}&code=abc"));
+    let (status, _, _) = get_redirect(&server.addr, &format!("/callback?state={state}&code=abc"));
     assert_eq!(status, 400);
     assert!(!token.exists(), "no token may be saved");
 }

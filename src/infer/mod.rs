@@ -221,14 +221,15 @@ impl AffectChoice {
     pub fn of(stats: &EmotionStats, strategy: Strategy, songs: &SongClusters) -> Option<Self> {
         let target = affect::target(&stats.mean_probability)?;
         let aim = strategy.aim(target);
-        let nearest = songs.mood_nearest(aim);
+        let mood_points = songs.mood_points();
+        let nearest = crate::tracks::model::nearest_mood_point(&mood_points, aim);
         Some(AffectChoice {
             target,
             strategy,
             aim,
             songs_mood: nearest.map(|n| n.0),
             songs_mood_point: nearest.map(|n| n.1),
-            mood_points: songs.mood_points(),
+            mood_points,
         })
     }
 }
@@ -603,16 +604,7 @@ fn write_report(o: &InferOptions, result: &mut InferResult, scan: &Scan) -> Resu
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "clip".into());
-    let safe: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = artifacts::name_safe(&stem, "");
     let (_, dir) = artifacts::reserve_run_dir(&o.reports_dir.join("infer"), &safe)?;
     report::write(&dir, result, &scan.records, &scan.annotator, started)
         .with_context(|| format!("writing the report in {}", dir.display()))?;

@@ -212,9 +212,12 @@ async fn frame(state: &Arc<AppState>, live: &mut LiveSession, jpeg: Vec<u8>) -> 
     let seq = live.seq;
     let started = Instant::now();
     let shared = Arc::clone(state);
-    let bytes = jpeg.clone();
-    let read = tokio::task::spawn_blocking(move || read_jpeg(&shared, &bytes)).await;
-    let (width, height, faces) = match read {
+    let read = tokio::task::spawn_blocking(move || {
+        let read = read_jpeg(&shared, &jpeg);
+        read.map(|r| (r, jpeg))
+    })
+    .await;
+    let ((width, height, faces), jpeg) = match read {
         Ok(Ok(read)) => read,
         Ok(Err(message)) => {
             return vec![Answer::Error {

@@ -200,16 +200,7 @@ impl Drop for Staged {
 /// replaced (the report folder is named after it).
 fn safe_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let cleaned = crate::artifacts::name_safe(last, ".");
     let trimmed = cleaned.trim_start_matches('.');
     if trimmed.is_empty() {
         "clip".into()

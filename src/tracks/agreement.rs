@@ -272,12 +272,10 @@ pub fn measure(
 ) -> Result<Agreement, AgreementError> {
     let placed = model.place_all(catalog)?;
     let mut pairs: Vec<(usize, usize, Option<usize>)> = Vec::new(); // (label, model, quadrant)
-    let mut found = 0usize;
     for (row, (track, song)) in catalog.tracks.iter().zip(&placed).enumerate() {
         let Some(&label) = track.id.as_deref().and_then(|id| labels.by_id.get(id)) else {
             continue;
         };
-        found += 1;
         let quadrant = quadrant_mood(
             &catalog.feature_names,
             catalog
@@ -302,7 +300,7 @@ pub fn measure(
             ),
         });
     }
-    Ok(score(labels, fold, &pairs, found))
+    Ok(score(labels, fold, &pairs))
 }
 
 /// The quadrant rule's mood: valence ≥ 0.5 and energy ≥ 0.5 happy, valence < 0.5 and energy ≥
@@ -319,12 +317,7 @@ pub fn quadrant_mood(names: &[String], values: &[f64]) -> Option<Mood> {
     })
 }
 
-fn score(
-    labels: &Labels,
-    fold: &Fold,
-    pairs: &[(usize, usize, Option<usize>)],
-    found: usize,
-) -> Agreement {
+fn score(labels: &Labels, fold: &Fold, pairs: &[(usize, usize, Option<usize>)]) -> Agreement {
     let n = fold.labels.len();
     let mut confusion = vec![vec![0usize; n]; n];
     for &(label, said, _) in pairs {
@@ -359,8 +352,8 @@ fn score(
     Agreement {
         labels_path: labels.path.display().to_string(),
         fold: fold.clone(),
-        measured: found,
-        not_in_catalogue: labels.by_id.len() - found,
+        measured: pairs.len(),
+        not_in_catalogue: labels.by_id.len() - pairs.len(),
         unknown_label: labels.unknown_label,
         unknown_examples: labels.unknown_examples.clone(),
         conflicting: labels.conflicting,

@@ -90,6 +90,14 @@ impl PlaylistTrack {
     }
 }
 
+/// Of `points` (from [`SongClusters::mood_points`]), the one nearest `aim`.
+pub fn nearest_mood_point(points: &[(Mood, Affect)], aim: Affect) -> Option<(Mood, Affect)> {
+    points
+        .iter()
+        .copied()
+        .min_by(|a, b| a.1.distance(aim).total_cmp(&b.1.distance(aim)))
+}
+
 /// Where a song falls.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Placement {
@@ -271,9 +279,7 @@ impl SongClusters {
 
     /// The mood whose songs sit nearest `aim`, with their point (`None`: no mood has songs).
     pub fn mood_nearest(&self, aim: Affect) -> Option<(Mood, Affect)> {
-        self.mood_points()
-            .into_iter()
-            .min_by(|a, b| a.1.distance(aim).total_cmp(&b.1.distance(aim)))
+        nearest_mood_point(&self.mood_points(), aim)
     }
 
     pub fn playlist(&self, mood: Mood) -> Option<&Playlist> {

@@ -156,13 +156,7 @@ pub fn derive(path: &Path) -> Result<WeakLabels, CatalogError> {
 
 /// The labels as CSV text (track_id, mood, playlist_name), quoted where needed.
 pub fn to_csv(labels: &[WeakLabel]) -> String {
-    let quote = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
+    let quote = crate::report::csv_field;
     let mut out = String::from("track_id,mood,playlist_name\n");
     for l in labels {
         out += &format!(

@@ -72,6 +72,38 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String) {
+    let text = exchange(addr, method, path, headers, body);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status_of(&text), body)
+}
+
+/// A GET that does not follow redirects: (status, its Location header or "", the whole answer).
+pub fn get_redirect(addr: &str, path: &str) -> (u16, String, String) {
+    let text = exchange(addr, "GET", path, &[], b"");
+    let location = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
+        .unwrap_or("")
+        .to_string();
+    (status_of(&text), location, text)
+}
+
+fn status_of(answer: &str) -> u16 {
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"))
+}
+
+/// Sends one request (the path exactly as given) and returns the whole answer as text.
+fn exchange(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
@@ -89,17 +121,7 @@ pub fn http(
     let _ = stream.write_all(body);
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {text:?}"));
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    String::from_utf8_lossy(&raw).to_string()
 }
 
 /// The committed clip's frames as JPEGs, downscaled as the page downscales them.
