@@ -4,7 +4,7 @@
 mod common;
 mod spotify_mock;
 
-use common::{s, text, workbench};
+use common::{liked_song, s, text, workbench};
 use serde_json::{json, Value};
 use spotify_mock::{audio_features, saved_track, Fault, Mock, MockPlaylist};
 use std::collections::HashMap;
@@ -631,19 +631,6 @@ fn import_without_a_login_or_with_a_missing_catalogue_fails_before_any_request()
     assert!(stderr(&out).contains("nope.csv"), "{}", text(&out));
     assert!(env.mock.with(|s| s.log.is_empty()));
     assert!(!env.library().exists());
-}
-
-/// A library row for a model song, with its features.
-fn liked_song(t: &PlaylistTrack) -> workbench::spotify::library::LikedSong {
-    workbench::spotify::library::LikedSong {
-        id: t.track.id.clone().unwrap(),
-        name: t.track.name.clone(),
-        artists: t.track.artists.clone(),
-        added_at: "2026-01-01T00:00:00Z".into(),
-        popularity: None,
-        features: Some(t.features.clone()),
-        features_from: Some("test".into()),
-    }
 }
 
 /// A library CSV of the model's songs: `per_mood` songs from each mood's model playlist.

@@ -305,15 +305,7 @@ fn live_songs_can_come_from_the_users_liked_songs() {
         .playlists
         .iter()
         .flat_map(|p| p.tracks.iter().skip(50).take(4))
-        .map(|t| workbench::spotify::library::LikedSong {
-            id: t.track.id.clone().unwrap(),
-            name: t.track.name.clone(),
-            artists: t.track.artists.clone(),
-            added_at: "2026-01-01T00:00:00Z".into(),
-            popularity: None,
-            features: Some(t.features.clone()),
-            features_from: Some("test".into()),
-        })
+        .map(common::liked_song)
         .collect();
     workbench::spotify::library::write_library(&library, &model.features, &mine).unwrap();
     let ids: Vec<String> = mine.iter().map(|m| m.id.clone()).collect();

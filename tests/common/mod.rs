@@ -154,3 +154,18 @@ pub fn only_run_dir(dir: &Path) -> PathBuf {
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     dirs[0].clone()
 }
+
+/// A liked-songs library row for a song of the song model, with its features.
+pub fn liked_song(
+    t: &workbench::tracks::model::PlaylistTrack,
+) -> workbench::spotify::library::LikedSong {
+    workbench::spotify::library::LikedSong {
+        id: t.track.id.clone().unwrap(),
+        name: t.track.name.clone(),
+        artists: t.track.artists.clone(),
+        added_at: "2026-01-01T00:00:00Z".into(),
+        popularity: None,
+        features: Some(t.features.clone()),
+        features_from: Some("test".into()),
+    }
+}
