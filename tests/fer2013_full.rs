@@ -1,14 +1,16 @@
 //! The whole real FER2013 from ../shared (skipped, saying why, when absent): it loads without a
 //! bad row, with the published split and class counts, and the shipped default model scores on
-//! PrivateTest exactly what its card (and the README) says.
+//! PrivateTest exactly what its card (and the README) says, and the network `infer` runs
+//! (BatchNorms folded) reads faces as the trained one does.
 
 mod common;
 
 use common::*;
 use std::path::Path;
-use workbench::fer::card::ModelCard;
+use workbench::fer::card::{self, ModelCard};
 use workbench::fer::data::Split;
-use workbench::fer::evaluate::Metrics;
+use workbench::fer::evaluate::{predict, Metrics, Tta};
+use workbench::fer::inference::InferenceNet;
 
 #[test]
 fn the_real_fer2013_has_the_published_splits_and_classes() {
@@ -64,4 +66,57 @@ fn the_shipped_model_scores_what_its_card_says_on_private_test() {
         (measured.macro_f1 - claimed.macro_f1).abs() < 1e-9,
         "{measured:?}"
     );
+}
+
+/// `infer` and `serve` run every model with its BatchNorms folded into the convolutions
+/// (`InferenceNet`): on real PrivateTest faces, every shipped model gives the trained network's
+/// probabilities to float rounding and the same emotion for every face, so a card's accuracy is
+/// what `infer` gets.
+#[test]
+fn the_folded_network_infer_runs_reads_faces_as_the_trained_one() {
+    let Some(fer) = fer2013() else { return };
+    let faces = fer.private_test.stratified_subset(700, 11);
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let mut cards: Vec<_> = std::fs::read_dir(&models)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("fer-") && name.ends_with(".json")
+        })
+        .collect();
+    cards.sort();
+    assert!(cards.len() >= 2, "{cards:?}");
+    let device = burn::prelude::Device::flex();
+    let bar = indicatif::ProgressBar::hidden();
+    for card_path in &cards {
+        let (card, trained) = card::load_model(card_path, &device).unwrap();
+        let folded = InferenceNet::fold(&trained);
+        let prep = card.model.preprocessing();
+        let a = predict(&trained, &faces, &prep, Tta::None, 64, &device, &bar);
+        let b = predict(&folded, &faces, &prep, Tta::None, 64, &device, &bar);
+        let worst = a
+            .iter()
+            .flatten()
+            .zip(b.iter().flatten())
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst < 1e-4,
+            "{}: probabilities differ by {worst}",
+            card_path.display()
+        );
+        let argmax = |p: &[f32; 7]| (0..7).max_by(|&i, &j| p[i].total_cmp(&p[j])).unwrap();
+        let differ = a
+            .iter()
+            .zip(&b)
+            .filter(|(p, q)| argmax(p) != argmax(q))
+            .count();
+        assert_eq!(
+            differ,
+            0,
+            "{}: {differ} faces change emotion",
+            card_path.display()
+        );
+    }
 }

@@ -2,10 +2,12 @@
 //! comparable with `benches/fer_pytorch.py` (PyTorch CPU, same shapes, same batch sizes).
 //! Inputs are random: speed does not depend on what the pixels show. Inference is timed at
 //! batch 1 (one face, what `infer` does on a short clip), 16 and 64, as images per second and as
-//! milliseconds per batch (the latency a caller waits).
+//! milliseconds per batch (the latency a caller waits), with BatchNorms folded as `infer` runs
+//! the network ([`InferenceNet`]).
 
 use crate::backend::Backend;
 use crate::fer::card;
+use crate::fer::inference::InferenceNet;
 use crate::fer::model::{FerNet, ModelConfig};
 use anyhow::Result;
 use burn::module::Module;
@@ -51,14 +53,20 @@ fn random_batch(n: usize, side: usize, device: &Device) -> Tensor<4> {
     Tensor::random([n, 1, side, side], Distribution::Uniform(-1.0, 1.0), device)
 }
 
-/// Speed of `model` at batch size `n`, run for about `seconds` after one warm-up pass.
-fn infer_speed(model: &FerNet, n: usize, side: usize, seconds: f64, device: &Device) -> InferSpeed {
+/// Speed of `forward` at batch size `n`, run for about `seconds` after one warm-up pass.
+fn infer_speed(
+    forward: &dyn Fn(Tensor<4>) -> Tensor<2>,
+    n: usize,
+    side: usize,
+    seconds: f64,
+    device: &Device,
+) -> InferSpeed {
     let x = random_batch(n, side, device);
-    let _ = model.forward(x.clone()).into_data();
+    let _ = forward(x.clone()).into_data();
     let start = Instant::now();
     let mut passes = 0usize;
     while start.elapsed().as_secs_f64() < seconds || passes == 0 {
-        let _ = model.forward(x.clone()).into_data();
+        let _ = forward(x.clone()).into_data();
         passes += 1;
     }
     let elapsed = start.elapsed().as_secs_f64();
@@ -120,7 +128,8 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
         eprintln!("benchmarking {name} ...");
         let model = loaded.unwrap_or_else(|| config.init(&device));
         let side = config.input_size;
-        let inference = model.valid();
+        // Inference is timed as `infer` runs it: BatchNorms folded.
+        let inference = InferenceNet::fold(&model.valid());
         let result = BenchResult {
             model: name,
             input_size: side,
@@ -129,7 +138,10 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
                 .then(|| train_rate(&config, options.train_batches, &device)),
             infer: INFER_BATCHES
                 .iter()
-                .map(|&n| infer_speed(&inference, n, side, options.infer_seconds, &device))
+                .map(|&n| {
+                    let forward = |x| inference.forward(x);
+                    infer_speed(&forward, n, side, options.infer_seconds, &device)
+                })
                 .collect(),
             backend: options.backend.describe(),
         };

@@ -4,7 +4,7 @@
 use crate::emotion::Emotion;
 use crate::fer::augment;
 use crate::fer::data::{FaceSet, SIDE};
-use crate::fer::model::FerNet;
+use crate::fer::model::{FaceModel, FerNet};
 use crate::fer::preprocess::Preprocessing;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
@@ -65,7 +65,7 @@ impl Tta {
 /// Class probabilities for every face, in [`Emotion::ALL`] order. `model` must be on a plain
 /// (non-autodiff) device or in `valid()` state so BatchNorm and dropout act as at inference.
 pub fn predict(
-    model: &FerNet,
+    model: &impl FaceModel,
     faces: &FaceSet,
     prep: &Preprocessing,
     tta: Tta,
@@ -91,7 +91,7 @@ pub fn predict(
                 );
             }
         }
-        let logits = model.forward(prep.batch_tensor(inputs, device));
+        let logits = model.logits(prep.batch_tensor(inputs, device));
         let p: Vec<f32> = softmax(logits, 1)
             .into_data()
             .try_to_vec()

@@ -9,6 +9,7 @@ pub mod data;
 pub mod ensemble;
 pub mod eval_fer;
 pub mod evaluate;
+pub mod inference;
 pub mod model;
 pub mod preprocess;
 pub mod run_report;

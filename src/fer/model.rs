@@ -204,8 +204,8 @@ fn conv(cin: usize, cout: usize, kernel: usize) -> Conv2dConfig {
 /// Depthwise 3×3 then pointwise 1×1, both without bias (Keras `SeparableConv2D`).
 #[derive(Module, Debug)]
 pub struct SeparableConv {
-    depthwise: Conv2d,
-    pointwise: Conv2d,
+    pub(crate) depthwise: Conv2d,
+    pub(crate) pointwise: Conv2d,
 }
 
 impl SeparableConv {
@@ -246,13 +246,13 @@ fn pointwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// added to a strided 1×1 projection of the input.
 #[derive(Module, Debug)]
 pub struct XceptionModule {
-    shortcut: Conv2d,
-    shortcut_bn: BatchNorm,
-    sep1: SeparableConv,
-    bn1: BatchNorm,
-    sep2: SeparableConv,
-    bn2: BatchNorm,
-    pool: MaxPool2d,
+    pub(crate) shortcut: Conv2d,
+    pub(crate) shortcut_bn: BatchNorm,
+    pub(crate) sep1: SeparableConv,
+    pub(crate) bn1: BatchNorm,
+    pub(crate) sep2: SeparableConv,
+    pub(crate) bn2: BatchNorm,
+    pub(crate) pool: MaxPool2d,
 }
 
 impl XceptionModule {
@@ -286,13 +286,13 @@ impl XceptionModule {
 /// Classification": the network inside the Python `fer` library.
 #[derive(Module, Debug)]
 pub struct MiniXception {
-    conv1: Conv2d,
-    bn1: BatchNorm,
-    conv2: Conv2d,
-    bn2: BatchNorm,
-    blocks: Vec<XceptionModule>,
+    pub(crate) conv1: Conv2d,
+    pub(crate) bn1: BatchNorm,
+    pub(crate) conv2: Conv2d,
+    pub(crate) bn2: BatchNorm,
+    pub(crate) blocks: Vec<XceptionModule>,
     /// 3×3 convolution to one map per emotion, then global average pooling.
-    head: Conv2d,
+    pub(crate) head: Conv2d,
 }
 
 impl MiniXception {
@@ -327,8 +327,8 @@ impl MiniXception {
 
 #[derive(Module, Debug)]
 pub struct ConvBnRelu {
-    conv: Conv2d,
-    bn: BatchNorm,
+    pub(crate) conv: Conv2d,
+    pub(crate) bn: BatchNorm,
 }
 
 impl ConvBnRelu {
@@ -348,20 +348,20 @@ impl ConvBnRelu {
 
 #[derive(Module, Debug)]
 pub struct VggStage {
-    a: ConvBnRelu,
-    b: ConvBnRelu,
-    pool: MaxPool2d,
+    pub(crate) a: ConvBnRelu,
+    pub(crate) b: ConvBnRelu,
+    pub(crate) pool: MaxPool2d,
 }
 
 /// A VGG-style CNN: stages of two 3×3 conv+BN+ReLU and a 2×2 max-pool, then a 3×3 adaptive
 /// pool and two fully connected layers with dropout.
 #[derive(Module, Debug)]
 pub struct Vgg {
-    stages: Vec<VggStage>,
-    squeeze: AdaptiveAvgPool2d,
-    dropout: Dropout,
-    fc1: Linear,
-    fc2: Linear,
+    pub(crate) stages: Vec<VggStage>,
+    pub(crate) squeeze: AdaptiveAvgPool2d,
+    pub(crate) dropout: Dropout,
+    pub(crate) fc1: Linear,
+    pub(crate) fc2: Linear,
 }
 
 const VGG_HIDDEN: usize = 256;
@@ -400,6 +400,19 @@ impl Vgg {
         let x = x.reshape([n, c * h * w]);
         let x = relu(self.fc1.forward(self.dropout.forward(x)));
         self.fc2.forward(self.dropout.forward(x))
+    }
+}
+
+/// Anything that turns `[n, 1, s, s]` normalised faces into `[n, 7]` logits in
+/// [`Emotion::ALL`] order: the trained [`FerNet`], or the folded network `infer` runs
+/// ([`crate::fer::inference::InferenceNet`]).
+pub trait FaceModel {
+    fn logits(&self, faces: Tensor<4>) -> Tensor<2>;
+}
+
+impl FaceModel for FerNet {
+    fn logits(&self, faces: Tensor<4>) -> Tensor<2> {
+        self.forward(faces)
     }
 }
 

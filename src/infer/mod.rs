@@ -167,10 +167,12 @@ pub struct Settings {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
-    /// Decode + detect + classify, the pipeline's own work.
+    /// Decode + detect + classify, the pipeline's own work (wall time).
     pub pipeline_s: f64,
     pub decode_s: f64,
     pub detect_s: f64,
+    /// The model's busy time, on a thread of its own beside decoding and detection: the three
+    /// stages add up to more than `pipeline_s`.
     pub classify_s: f64,
     /// Loading the model, the song model and the cascade.
     pub load_s: f64,
@@ -321,19 +323,26 @@ struct Scan {
     pipeline_s: f64,
 }
 
-/// Crops waiting for the model, and how many of the latest records they belong to.
+/// Crops waiting for the model, and the records they belong to (from `first` on).
 #[derive(Default)]
 struct FaceQueue {
     inputs: Vec<f32>,
+    first: usize,
     faces: usize,
 }
 
+/// A batch of crops and the index of the first record it classifies.
+type Batch = (usize, Vec<f32>);
+
+/// What the classifying thread hands back: each batch's probabilities, and its busy time.
+type Classified = (Vec<(usize, Vec<[f32; Emotion::COUNT]>)>, f64);
+
 /// Reads the clip: frames in groups of one key-frame span per detector, faces found (whole
-/// key frames, near the key frame's faces in between), tracked, cropped and classified in
-/// batches.
+/// key frames, near the key frame's faces in between), tracked and cropped; the crops are
+/// classified in batches on a thread of their own while the next frames are decoded and
+/// searched (alone, each stage leaves a core idle part of the time).
 fn scan_clip(o: &InferOptions, l: &Loaded, source: &mut FrameSource) -> Result<Scan> {
     let started = Instant::now();
-    let bar = crate::progress::bar((source.frame_count_hint / o.every).max(1) as u64, "frames");
     let mut scan = Scan {
         records: Vec::new(),
         sampled: 0,
@@ -342,6 +351,59 @@ fn scan_clip(o: &InferOptions, l: &Loaded, source: &mut FrameSource) -> Result<S
         laps: Laps::default(),
         pipeline_s: 0.0,
     };
+    let (scanned, classified) = std::thread::scope(|s| {
+        // Two batches in flight at most: detection never runs far ahead of the model.
+        let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(2);
+        let worker = s.spawn(|| classify_batches(l, &o.model, receive));
+        let scanned = find_faces(o, l, source, &mut scan, send);
+        let classified = worker.join().expect("the classifying thread panicked");
+        (scanned, classified)
+    });
+    // The model's error first: a failed send only means the model had stopped.
+    let (batches, classify_s) = classified?;
+    scanned?;
+    for (first, probs) in batches {
+        for (r, p) in scan.records[first..].iter_mut().zip(probs) {
+            r.probabilities = p;
+        }
+    }
+    scan.laps.classify_s = classify_s;
+    scan.pipeline_s = started.elapsed().as_secs_f64();
+    if scan.sampled == 0 {
+        anyhow::bail!(
+            "{}: no frame could be decoded (a zero-length or truncated video?)",
+            o.clip.display()
+        );
+    }
+    Ok(scan)
+}
+
+/// The classifying thread: every batch through the model, in order, until the sender is done.
+fn classify_batches(
+    l: &Loaded,
+    card_path: &std::path::Path,
+    batches: std::sync::mpsc::Receiver<Batch>,
+) -> Result<Classified> {
+    let mut out = Vec::new();
+    let mut busy = 0.0;
+    for (first, inputs) in batches {
+        let started = Instant::now();
+        out.push((first, l.analyser.classify(inputs, card_path)?));
+        busy += started.elapsed().as_secs_f64();
+    }
+    Ok((out, busy))
+}
+
+/// Decodes, detects, tracks and crops every sampled frame, sending the crops to `model` in
+/// batches of `--batch-size` faces.
+fn find_faces(
+    o: &InferOptions,
+    l: &Loaded,
+    source: &mut FrameSource,
+    scan: &mut Scan,
+    model: std::sync::mpsc::SyncSender<Batch>,
+) -> Result<()> {
+    let bar = crate::progress::bar((source.frame_count_hint / o.every).max(1) as u64, "frames");
     scan.laps.lap(|t| &mut t.decode_s);
     let mut queue = FaceQueue::default();
     let group = o.key_every * l.analyser.detectors.len();
@@ -361,29 +423,36 @@ fn scan_clip(o: &InferOptions, l: &Loaded, source: &mut FrameSource) -> Result<S
             if o.largest_face {
                 boxes.truncate(1);
             }
-            queue_faces(&mut scan, &mut queue, &l.analyser.prep, frame, grey, &boxes)?;
+            queue_faces(scan, &mut queue, &l.analyser.prep, frame, grey, &boxes)?;
             scan.annotator
                 .offer(scan.sampled, frame.index, &frame.bgr)?;
             scan.sampled += 1;
             bar.inc(1);
         }
-        scan.laps.lap(|t| &mut t.detect_s);
         if queue.faces >= o.batch_size {
-            classify_queued(l, &o.model, &mut queue, &mut scan.records)?;
-            scan.laps.lap(|t| &mut t.classify_s);
+            send_queued(&mut queue, scan.records.len(), &model)?;
         }
+        scan.laps.lap(|t| &mut t.detect_s);
     }
-    classify_queued(l, &o.model, &mut queue, &mut scan.records)?;
-    scan.laps.lap(|t| &mut t.classify_s);
+    send_queued(&mut queue, scan.records.len(), &model)?;
     bar.finish_and_clear();
-    scan.pipeline_s = started.elapsed().as_secs_f64();
-    if scan.sampled == 0 {
-        anyhow::bail!(
-            "{}: no frame could be decoded (a zero-length or truncated video?)",
-            o.clip.display()
-        );
+    Ok(())
+}
+
+/// Hands the queued crops to the model; the next batch starts at record `next`.
+fn send_queued(
+    queue: &mut FaceQueue,
+    next: usize,
+    model: &std::sync::mpsc::SyncSender<Batch>,
+) -> Result<()> {
+    if queue.faces > 0 {
+        model
+            .send((queue.first, std::mem::take(&mut queue.inputs)))
+            .map_err(|_| anyhow::anyhow!("the model stopped classifying faces"))?;
     }
-    Ok(scan)
+    queue.first = next;
+    queue.faces = 0;
+    Ok(())
 }
 
 fn read_frames(source: &mut FrameSource, n: usize) -> Result<Vec<Frame>> {
@@ -452,28 +521,6 @@ fn queue_faces(
         });
         queue.faces += 1;
     }
-    Ok(())
-}
-
-/// Runs the queued crops through the model and writes the probabilities into the last
-/// `queue.faces` records.
-fn classify_queued(
-    l: &Loaded,
-    card_path: &std::path::Path,
-    queue: &mut FaceQueue,
-    records: &mut [FaceRecord],
-) -> Result<()> {
-    if queue.faces == 0 {
-        return Ok(());
-    }
-    let probs = l
-        .analyser
-        .classify(std::mem::take(&mut queue.inputs), card_path)?;
-    let first = records.len() - queue.faces;
-    for (r, p) in records[first..].iter_mut().zip(probs) {
-        r.probabilities = p;
-    }
-    queue.faces = 0;
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 use crate::backend::Backend;
 use crate::emotion::Emotion;
 use crate::fer::card::{self, ModelCard};
-use crate::fer::model::FerNet;
+use crate::fer::inference::InferenceNet;
 use crate::fer::preprocess::{Preprocessing, FER2013_FRAMING};
 use crate::vision::faces::{self, DetectorParams, Face, FaceDetector};
 use anyhow::{Context, Result};
@@ -19,7 +19,8 @@ use std::sync::Mutex;
 pub struct Analyser {
     pub device: Device,
     pub card: ModelCard,
-    pub model: FerNet,
+    /// The card's network with its BatchNorms folded (what runs on faces).
+    pub net: InferenceNet,
     pub prep: Preprocessing,
     pub detectors: DetectorPool,
 }
@@ -41,7 +42,7 @@ impl Analyser {
         Ok(Analyser {
             device,
             card,
-            model: net,
+            net: InferenceNet::fold(&net),
             prep,
             detectors,
         })
@@ -75,7 +76,7 @@ impl Analyser {
         model_path: &Path,
     ) -> Result<Vec<[f32; Emotion::COUNT]>> {
         let logits = self
-            .model
+            .net
             .forward(self.prep.batch_tensor(inputs, &self.device));
         let flat: Vec<f32> = softmax(logits, 1)
             .into_data()
