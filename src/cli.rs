@@ -222,8 +222,9 @@ pub struct InferArgs {
     /// The liked-songs library read by `--from liked`.
     #[arg(long, default_value = workbench::spotify::library::DEFAULT_LIBRARY, value_name = "CSV")]
     pub library: PathBuf,
-    /// Faces per model batch.
-    #[arg(long, default_value_t = 32, value_name = "N")]
+    /// Faces per model batch. The model classifies one batch while the next frames are searched,
+    /// so smaller batches start that overlap sooner.
+    #[arg(long, default_value_t = workbench::infer::DEFAULT_BATCH_SIZE, value_name = "N")]
     pub batch_size: usize,
     /// Print result.json to stdout (logs stay on stderr).
     #[arg(long)]

@@ -190,7 +190,6 @@ fn max_pool(x: Tensor<4>, pool: &MaxPool2d) -> Tensor<4> {
     let input: &[f32] = data.as_slice().expect("f32 activations");
     let mut out = vec![0.0f32; n * c * rows.out * cols.out];
     let mut row_max = vec![0.0f32; h * cols.out];
-    let mut column_max = vec![0.0f32; rows.out];
     for (plane, out) in input
         .chunks_exact(h * w)
         .zip(out.chunks_exact_mut(rows.out * cols.out))
@@ -199,13 +198,20 @@ fn max_pool(x: Tensor<4>, pool: &MaxPool2d) -> Tensor<4> {
             .chunks_exact(w)
             .zip(row_max.chunks_exact_mut(cols.out))
         {
-            cols.max_into(|i| row[i], maxima);
+            for (o, m) in maxima.iter_mut().enumerate() {
+                let (start, end) = cols.window(o);
+                *m = row[start..end].iter().fold(row[start], |a, &b| a.max(b));
+            }
         }
-        for ox in 0..cols.out {
-            let column = |i: usize| row_max[i * cols.out + ox];
-            rows.max_into(column, &mut column_max);
-            for (oy, m) in column_max.iter().enumerate() {
-                out[oy * cols.out + ox] = *m;
+        // Down the columns whole rows at a time (contiguous, so the compiler vectorises it).
+        for (o, out_row) in out.chunks_exact_mut(cols.out).enumerate() {
+            let (start, end) = rows.window(o);
+            out_row.copy_from_slice(&row_max[start * cols.out..(start + 1) * cols.out]);
+            for r in start + 1..end {
+                let maxima = &row_max[r * cols.out..(r + 1) * cols.out];
+                for (m, &v) in out_row.iter_mut().zip(maxima) {
+                    *m = m.max(v);
+                }
             }
         }
     }
@@ -240,13 +246,11 @@ impl Windows {
         }
     }
 
-    /// The maximum of `value` over each window (padding never wins a maximum).
-    fn max_into(&self, value: impl Fn(usize) -> f32, out: &mut [f32]) {
-        for (o, m) in out.iter_mut().enumerate() {
-            let start = (o * self.stride).saturating_sub(self.before);
-            let end = (o * self.stride + self.kernel - self.before).min(self.len);
-            *m = (start + 1..end).fold(value(start), |acc, i| acc.max(value(i)));
-        }
+    /// The elements window `o` covers (its padding never wins a maximum, so it is left out).
+    fn window(&self, o: usize) -> (usize, usize) {
+        let start = (o * self.stride).saturating_sub(self.before);
+        let end = (o * self.stride + self.kernel - self.before).min(self.len);
+        (start, end)
     }
 }
 

@@ -33,6 +33,10 @@ use std::time::Instant;
 /// v3: songs are chosen in the valence–arousal plane (`affect`).
 pub const RESULT_SCHEMA: &str = "workbench/infer-result/v3";
 
+/// Faces per model batch: the fastest of 8, 16 and 32 on the shipped clips (`benches/infer.sh`);
+/// smaller batches start the overlap of classifying and searching sooner on short clips.
+pub const DEFAULT_BATCH_SIZE: usize = 16;
+
 #[derive(Debug, Clone)]
 pub struct InferOptions {
     pub clip: PathBuf,

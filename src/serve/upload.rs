@@ -153,7 +153,7 @@ fn infer_options(state: &AppState, clip: &Path, strategy: Strategy) -> InferOpti
         seed: None,
         strategy,
         library: None,
-        batch_size: 32,
+        batch_size: crate::infer::DEFAULT_BATCH_SIZE,
         backend: o.backend,
         reports_dir: o.reports_dir.clone(),
         write_report: true,
