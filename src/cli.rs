@@ -524,7 +524,8 @@ pub struct BenchFerArgs {
         value_name = "ARCH,..."
     )]
     pub arch: Vec<BenchArch>,
-    /// Input side in pixels (48 or 64).
+    /// Input side in pixels, 32 to 64 (48: FER2013's own; smaller sides are the face resized
+    /// down, for comparing step times).
     #[arg(long, default_value_t = 48, value_name = "PX")]
     pub input_size: usize,
     /// mini-Xception's stem width (8: the `fer` library's 58k-parameter net; 16: about 205k).

@@ -39,7 +39,8 @@ impl Arch {
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     pub arch: Arch,
-    /// Side of the square input: 48 (FER2013's own) or 64 (the `fer` library's).
+    /// Side of the square input: 48 (FER2013's own), 64 (the `fer` library's), or smaller (the
+    /// face resized down: cheaper steps, see `bench-fer --input-size`).
     #[serde(default = "default_input_size")]
     pub input_size: usize,
     #[serde(default)]
@@ -58,6 +59,9 @@ pub struct ModelConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<ModelConfig>,
 }
+
+/// Input sides a network may read: from 32 px (four stride-2 stages leave a 2×2 map) to 64 px.
+pub const INPUT_SIZES: std::ops::RangeInclusive<usize> = 32..=64;
 
 fn default_input_size() -> usize {
     48
@@ -101,10 +105,12 @@ impl ModelConfig {
 
     /// Parameters are checked before any work starts.
     pub fn check(&self) -> Result<(), String> {
-        if self.input_size != 48 && self.input_size != 64 {
+        if !INPUT_SIZES.contains(&self.input_size) {
             return Err(format!(
-                "model.input_size = {} (use 48 or 64)",
-                self.input_size
+                "model.input_size = {} (use {} to {} px)",
+                self.input_size,
+                INPUT_SIZES.start(),
+                INPUT_SIZES.end()
             ));
         }
         match self.arch {
@@ -499,8 +505,12 @@ mod tests {
     #[test]
     fn bad_configs_are_refused() {
         let mut c = ModelConfig::mini_xception();
-        c.input_size = 50;
+        c.input_size = 31;
         assert!(c.check().unwrap_err().contains("input_size"));
+        c.input_size = 65;
+        assert!(c.check().unwrap_err().contains("input_size"));
+        c.input_size = 44;
+        assert!(c.check().is_ok());
         let mut v = ModelConfig::vgg();
         v.vgg_channels.clear();
         assert!(v.check().is_err());
