@@ -5,13 +5,15 @@
 //! whole-activation passes each BatchNorm costs in Burn (sub, div, mul, add). Training,
 //! evaluation and saving keep [`FerNet`]; this is built from it after loading.
 
-use crate::fer::model::{ConvBnRelu, FaceModel, FerNet, MiniXception, Vgg, XceptionModule};
+use crate::fer::model::{
+    soft_vote, ConvBnRelu, FaceModel, FerNet, MiniXception, Vgg, XceptionModule,
+};
 use burn::module::Param;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, MaxPool2d};
 use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, softmax};
+use burn::tensor::activation::relu;
 
 /// [`FerNet`] with its BatchNorms folded away; same inputs, same logits.
 // Built once per process and never moved in a loop: boxing would buy nothing.
@@ -86,15 +88,7 @@ impl InferenceNet {
         match self {
             InferenceNet::MiniXception(m) => m.forward(x),
             InferenceNet::Vgg(m) => m.forward(x),
-            InferenceNet::Ensemble(members) => {
-                let n = members.len() as f64;
-                let summed = members
-                    .iter()
-                    .map(|m| softmax(m.forward(x.clone()), 1))
-                    .reduce(|a, b| a + b)
-                    .expect("an ensemble has members");
-                (summed / n).log()
-            }
+            InferenceNet::Ensemble(members) => soft_vote(members, x),
         }
     }
 }

@@ -422,6 +422,17 @@ impl FaceModel for FerNet {
     }
 }
 
+/// An ensemble's "logits": the log of its members' mean probabilities.
+pub fn soft_vote(members: &[impl FaceModel], faces: Tensor<4>) -> Tensor<2> {
+    let n = members.len() as f64;
+    let summed = members
+        .iter()
+        .map(|m| softmax(m.logits(faces.clone()), 1))
+        .reduce(|a, b| a + b)
+        .expect("an ensemble has members");
+    (summed / n).log()
+}
+
 /// Either network, or an ensemble of them; this is what gets trained, saved and loaded.
 // One value per process, moved rarely: the size difference between variants costs nothing, and
 // boxing would change the module's record paths (and so every saved model).
@@ -441,15 +452,7 @@ impl FerNet {
         match self {
             FerNet::MiniXception(m) => m.forward(x),
             FerNet::Vgg(m) => m.forward(x),
-            FerNet::Ensemble(members) => {
-                let n = members.len() as f64;
-                let summed = members
-                    .iter()
-                    .map(|m| softmax(m.forward(x.clone()), 1))
-                    .reduce(|a, b| a + b)
-                    .expect("an ensemble has members");
-                (summed / n).log()
-            }
+            FerNet::Ensemble(members) => soft_vote(members, x),
         }
     }
 
