@@ -146,8 +146,8 @@ fn missing_data_and_bad_configs_are_named() {
         ),
         (("lr = 0.001", "lr = 0.0"), "optimizer.lr = 0"),
         (
-            ("[model]", "[model]\ninput_size = 50"),
-            "model.input_size = 50",
+            ("[model]", "[model]\ninput_size = 65"),
+            "model.input_size = 65",
         ),
     ];
     for ((from, to), message) in config_cases {
