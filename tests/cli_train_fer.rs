@@ -125,6 +125,25 @@ fn training_on_the_sample_beats_chance_on_held_out_faces() {
     assert_eq!(card.metrics.private_test.n, 7 * TEST_PER_CLASS);
 }
 
+/// The last `KEPT_SNAPSHOTS` epochs' weights stay for weight averaging; the optimiser's state
+/// only for the last epoch (what a resume needs).
+#[test]
+fn the_last_epochs_weights_stay_and_one_optimiser_state() {
+    let Some(t) = trained() else { return };
+    let mut files: Vec<String> = std::fs::read_dir(t.run_dir.join("checkpoint"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("model-e") || n.starts_with("optim-e"))
+        .collect();
+    files.sort();
+    let first_kept = EPOCHS + 1 - workbench::fer::train::KEPT_SNAPSHOTS;
+    let mut expected: Vec<String> = (first_kept..=EPOCHS)
+        .map(|e| format!("model-e{e:03}.bpk"))
+        .collect();
+    expected.push(format!("optim-e{EPOCHS:03}.bpk"));
+    assert_eq!(files, expected);
+}
+
 #[test]
 fn a_killed_and_resumed_run_equals_an_uninterrupted_one() {
     let Some(t) = trained() else { return };

@@ -738,8 +738,12 @@ fn select(run: &mut Run, epoch: usize, public_accuracy: f64) -> Result<()> {
     Ok(())
 }
 
+/// Epochs whose weights stay in `checkpoint/` (the optimiser's state only for the latest): the
+/// last few snapshots of a cosine schedule are what weight averaging (SWA) reads.
+pub const KEPT_SNAPSHOTS: usize = 5;
+
 /// Weights and optimiser first, then the state that points at them: a kill in between leaves
-/// the previous checkpoint in force. The previous epoch's files go once the new ones are in.
+/// the previous checkpoint in force. Older files go once the new ones are in.
 fn checkpoint(run: &mut Run, epoch: usize, epoch_start: Instant) -> Result<()> {
     let paths = &run.paths;
     save_record(&run.model, &paths.model(epoch))?;
@@ -752,8 +756,10 @@ fn checkpoint(run: &mut Run, epoch: usize, epoch_start: Instant) -> Result<()> {
     run.state.wall_time_s += epoch_start.elapsed().as_secs_f64();
     artifacts::write_json_atomic(&paths.state(), &run.state)?;
     if epoch > 1 {
-        let _ = std::fs::remove_file(paths.model(epoch - 1));
         let _ = std::fs::remove_file(paths.optim(epoch - 1));
+    }
+    if epoch > KEPT_SNAPSHOTS {
+        let _ = std::fs::remove_file(paths.model(epoch - KEPT_SNAPSHOTS));
     }
     run_report::write_history(&paths.dir, &run.state.history)
 }
