@@ -46,11 +46,12 @@ fn one(options: &infer::InferOptions, json: bool) -> Result<()> {
     let outcome = infer::run(options)?;
     let r = &outcome.result;
     tracing::info!(
-        "load {:.3} s, decode {:.3} s, detect {:.3} s, classify {:.3} s, report {:.3} s",
+        "load {:.3} s, decode {:.3} s, detect {:.3} s, classify {:.3} s (beside decode and detect), pipeline {:.3} s, report {:.3} s",
         r.timing.load_s,
         r.timing.decode_s,
         r.timing.detect_s,
         r.timing.classify_s,
+        r.timing.pipeline_s,
         r.timing.report_s
     );
     for w in &r.warnings {
