@@ -21,6 +21,10 @@ pub struct Analyser {
     pub card: ModelCard,
     /// The card's network with its BatchNorms folded (what runs on faces).
     pub net: InferenceNet,
+    /// The model's own worker threads. Burn runs each tensor op on the current rayon pool;
+    /// on the global one, every op of a forward pass queued behind the face detectors' jobs
+    /// while `infer` searched the next frames, and classifying took 2× as long.
+    model_threads: rayon::ThreadPool,
     pub prep: Preprocessing,
     pub detectors: DetectorPool,
 }
@@ -39,10 +43,16 @@ impl Analyser {
         let (card, net) = card::load_model(model, &device)?;
         let detectors = DetectorPool::new(detector)?;
         let prep = card.model.preprocessing();
+        let model_threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads())
+            .thread_name(|i| format!("model-{i}"))
+            .build()
+            .context("starting the model's threads")?;
         Ok(Analyser {
             device,
             card,
             net: InferenceNet::fold(&net),
+            model_threads,
             prep,
             detectors,
         })
@@ -75,13 +85,15 @@ impl Analyser {
         inputs: Vec<f32>,
         model_path: &Path,
     ) -> Result<Vec<[f32; Emotion::COUNT]>> {
-        let logits = self
-            .net
-            .forward(self.prep.batch_tensor(inputs, &self.device));
-        let flat: Vec<f32> = softmax(logits, 1)
-            .into_data()
-            .try_to_vec()
-            .expect("f32 probabilities");
+        let flat: Vec<f32> = self.model_threads.install(|| {
+            let logits = self
+                .net
+                .forward(self.prep.batch_tensor(inputs, &self.device));
+            softmax(logits, 1)
+                .into_data()
+                .try_to_vec()
+                .expect("f32 probabilities")
+        });
         if let Some(bad) = flat.iter().find(|p| !p.is_finite()) {
             anyhow::bail!(
                 "{}: the model gave a non-finite probability ({bad}) for a face: its weights are damaged or it diverged in training; no verdict is possible with it",
