@@ -1,5 +1,6 @@
-//! `workbench infer <clip>`: frames → faces (Haar, tracked) → emotions (the FER model, batched)
-//! → a mood with a confidence → songs → `reports/infer/<clip>-<run-id>/`.
+//! `workbench infer <clip>`: frames → faces (YuNet by default, tracked) → emotions (the FER
+//! model, in batches on a thread of its own beside the search for faces) → a mood with a
+//! confidence → songs → `reports/infer/<clip>-<run-id>/`.
 
 pub mod batch;
 pub mod mood;
