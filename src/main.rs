@@ -47,9 +47,10 @@ fn limit_image_decoding() {
 /// Burn allocates a fresh buffer for every tensor op and frees it right after; glibc hands
 /// buffers above its mmap threshold back to the kernel on every free, so each op paid page
 /// faults and TLB shootdowns across threads (a third of `infer`'s classify time in `perf`).
-/// Serving those sizes from the heap, and not trimming it, nearly doubles mini-Xception's
-/// batched inference (`workbench bench-fer --model models/fer-default.json`); memory stays at
-/// the working set's peak, which the process reaches anyway.
+/// Serving those sizes from the heap, and not trimming it, made mini-Xception's batch-16
+/// inference 1.3–1.9× faster in the runs that measured it (`workbench bench-fer --arch none
+/// --model models/fer-default.json --train-batches 0`); memory stays at the working set's
+/// peak, which the process reaches anyway.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator settings; called before any other thread exists.

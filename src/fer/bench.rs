@@ -8,7 +8,7 @@
 use crate::backend::Backend;
 use crate::fer::card;
 use crate::fer::inference::InferenceNet;
-use crate::fer::model::{FerNet, ModelConfig};
+use crate::fer::model::{FaceModel, FerNet, ModelConfig};
 use anyhow::Result;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -53,20 +53,20 @@ fn random_batch(n: usize, side: usize, device: &Device) -> Tensor<4> {
     Tensor::random([n, 1, side, side], Distribution::Uniform(-1.0, 1.0), device)
 }
 
-/// Speed of `forward` at batch size `n`, run for about `seconds` after one warm-up pass.
+/// Speed of `model` at batch size `n`, run for about `seconds` after one warm-up pass.
 fn infer_speed(
-    forward: &dyn Fn(Tensor<4>) -> Tensor<2>,
+    model: &impl FaceModel,
     n: usize,
     side: usize,
     seconds: f64,
     device: &Device,
 ) -> InferSpeed {
     let x = random_batch(n, side, device);
-    let _ = forward(x.clone()).into_data();
+    let _ = model.logits(x.clone()).into_data();
     let start = Instant::now();
     let mut passes = 0usize;
     while start.elapsed().as_secs_f64() < seconds || passes == 0 {
-        let _ = forward(x.clone()).into_data();
+        let _ = model.logits(x.clone()).into_data();
         passes += 1;
     }
     let elapsed = start.elapsed().as_secs_f64();
@@ -138,10 +138,7 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
                 .then(|| train_rate(&config, options.train_batches, &device)),
             infer: INFER_BATCHES
                 .iter()
-                .map(|&n| {
-                    let forward = |x| inference.forward(x);
-                    infer_speed(&forward, n, side, options.infer_seconds, &device)
-                })
+                .map(|&n| infer_speed(&inference, n, side, options.infer_seconds, &device))
                 .collect(),
             backend: options.backend.describe(),
         };

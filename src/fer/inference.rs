@@ -194,7 +194,9 @@ fn max_pool(x: Tensor<4>, pool: &MaxPool2d) -> Tensor<4> {
         {
             for (o, m) in maxima.iter_mut().enumerate() {
                 let (start, end) = cols.window(o);
-                *m = row[start..end].iter().fold(row[start], |a, &b| a.max(b));
+                *m = row[start + 1..end]
+                    .iter()
+                    .fold(row[start], |a, &b| a.max(b));
             }
         }
         // Down the columns whole rows at a time (contiguous, so the compiler vectorises it).
