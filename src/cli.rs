@@ -36,6 +36,11 @@ pub enum Command {
     /// PublicTest and PrivateTest metrics, and reports/fer/<name>-<stamp>/.
     #[command(name = "ensemble-fer")]
     EnsembleFer(EnsembleFerArgs),
+    /// Average the weights of a training run's last epochs into one model (SWA), recompute its
+    /// BatchNorm statistics on the Training faces, measure it on PublicTest and PrivateTest, and
+    /// export models/<name>.bpk with its card and reports/fer/<name>-<stamp>/.
+    #[command(name = "average-fer")]
+    AverageFer(AverageFerArgs),
     /// Measure training and inference speed (img/s) of the FER networks on this machine.
     #[command(name = "bench-fer")]
     BenchFer(BenchFerArgs),
@@ -477,6 +482,33 @@ pub struct EnsembleFerArgs {
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
     /// Faces per forward pass.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub batch_size: usize,
+    /// Replace an existing model of that name (the old files are kept under
+    /// <models-dir>/replaced/).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct AverageFerArgs {
+    /// The train-fer run: its directory, or its run id under <reports-dir>/fer/. A run keeps the
+    /// weights of its last 5 epochs in checkpoint/; a run still training can be averaged too.
+    #[arg(long, value_name = "RUN")]
+    pub run: PathBuf,
+    /// How many of the run's last epochs to average (2 to 5).
+    #[arg(long, default_value_t = workbench::fer::train::KEPT_SNAPSHOTS, value_name = "N")]
+    pub last: usize,
+    /// Name of the model: its files are <models-dir>/<name>.bpk and <name>.json (default:
+    /// <experiment name>-swa).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// FER2013 CSV or image folders: the file the run trained on (default: as train-fer finds it).
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Faces per forward pass when measuring.
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub batch_size: usize,
     /// Replace an existing model of that name (the old files are kept under

@@ -321,3 +321,129 @@ fn exported_weights_load_to_identical_logits() {
     assert_eq!(at_best["public_accuracy"].as_f64().unwrap(), m.accuracy);
     assert_eq!(at_best["public_loss"].as_f64().unwrap(), m.loss);
 }
+
+/// Every float tensor of a model by its path (`blocks.0.bn1.running_mean`), flattened.
+fn tensors_by_path(net: &workbench::fer::model::FerNet) -> Vec<(String, Vec<f32>)> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::prelude::Tensor;
+    #[derive(Default)]
+    struct All {
+        path: Vec<String>,
+        found: Vec<(String, Vec<f32>)>,
+    }
+    impl ModuleVisitor for All {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let values = param.val().into_data().try_to_vec::<f32>().unwrap();
+            self.found.push((self.path.join("."), values));
+        }
+    }
+    let mut all = All::default();
+    net.visit(&mut all);
+    all.found
+}
+
+/// `average-fer` on the run's last three epochs: the card names them (with their digests),
+/// every weight is their mean while the BatchNorm statistics were measured anew, eval-fer
+/// reproduces the card, and bad requests are refused before any work.
+#[test]
+fn average_fer_makes_the_mean_of_the_last_epochs_and_eval_fer_reproduces_it() {
+    let Some(t) = trained() else { return };
+    let (models, reports) = (t.dir.join("models-average"), t.dir.join("reports-average"));
+    let average = |extra: &[&str]| {
+        let mut args = vec![
+            "average-fer",
+            "--run",
+            s(&t.run_dir),
+            "--data",
+            s(&t.sample),
+            "--models-dir",
+            s(&models),
+            "--reports-dir",
+            s(&reports),
+        ];
+        args.extend(extra);
+        run(&args)
+    };
+    let out = average(&["--last", "3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let card_path = models.join("sample-swa.json");
+    let card = ModelCard::read(&card_path).unwrap();
+    let source = card.training.averaged_from.clone().expect("averaged_from");
+    assert_eq!(source.epochs, vec![EPOCHS - 2, EPOCHS - 1, EPOCHS]);
+    let snapshot_paths: Vec<PathBuf> = source
+        .epochs
+        .iter()
+        .map(|e| t.run_dir.join(format!("checkpoint/model-e{e:03}.bpk")))
+        .collect();
+    for (path, digest) in snapshot_paths.iter().zip(&source.weights_sha256) {
+        assert_eq!(&workbench::artifacts::sha256_file(path).unwrap(), digest);
+    }
+    assert_eq!(card.training.epochs_run, EPOCHS);
+
+    let device = burn::prelude::Device::flex();
+    let (_, averaged) = card::load_model(&card_path, &device).unwrap();
+    let snapshots: Vec<_> = snapshot_paths
+        .iter()
+        .map(|p| tensors_by_path(&card::load_weights(&card.model, p, &device).unwrap()))
+        .collect();
+    let (mut weights, mut statistics_moved) = (0, 0);
+    for (i, (path, values)) in tensors_by_path(&averaged).into_iter().enumerate() {
+        let mean: Vec<f32> = (0..values.len())
+            .map(|j| snapshots.iter().map(|s| s[i].1[j]).sum::<f32>() / 3.0)
+            .collect();
+        assert_eq!(path, snapshots[0][i].0);
+        let off = values
+            .iter()
+            .zip(&mean)
+            .map(|(v, m)| (v - m).abs())
+            .fold(0.0f32, f32::max);
+        if path.ends_with("running_mean") || path.ends_with("running_var") {
+            statistics_moved += usize::from(off > 1e-4);
+        } else {
+            assert!(off < 1e-5, "{path}: {off} from the mean of the epochs");
+            weights += 1;
+        }
+    }
+    assert!(
+        weights > 20 && statistics_moved > 5,
+        "{weights} {statistics_moved}"
+    );
+
+    let eval = run(&[
+        "eval-fer",
+        "--model",
+        s(&card_path),
+        "--data",
+        s(&t.sample),
+        "--split",
+        "PublicTest",
+        "--reports-dir",
+        s(&reports),
+    ]);
+    assert!(eval.status.success(), "{}", text(&eval));
+    let accuracy = format!(
+        "accuracy {:.2} %",
+        100.0 * card.metrics.public_test.accuracy
+    );
+    assert!(
+        text(&eval).contains(&accuracy),
+        "{accuracy}\n{}",
+        text(&eval)
+    );
+
+    let before = std::fs::read(&card_path).unwrap();
+    let again = average(&["--last", "3"]);
+    assert!(!again.status.success());
+    assert!(text(&again).contains("--force"), "{}", text(&again));
+    assert_eq!(std::fs::read(&card_path).unwrap(), before);
+    let too_many = average(&["--last", "6", "--name", "other"]);
+    assert!(!too_many.status.success());
+    assert!(text(&too_many).contains("2 to 5"), "{}", text(&too_many));
+    assert!(!models.join("other.json").exists());
+}

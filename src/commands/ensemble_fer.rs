@@ -15,6 +15,14 @@ pub fn run(args: EnsembleFerArgs) -> Result<()> {
         force: args.force,
         command: super::command_line(),
     })?;
+    for eval in &outcome.evals {
+        println!(
+            "{} — ensemble of {}:\n{}",
+            eval.split,
+            outcome.card.training.members.len(),
+            eval.metrics.table()
+        );
+    }
     super::print_replaced(&outcome.replaced);
     let m = &outcome.card.metrics;
     println!(

@@ -2,6 +2,7 @@
 //! domain (which checks the options and returns values), and prints. Nothing here decides
 //! anything a library caller would need.
 
+pub mod average_fer;
 pub mod bench_cluster;
 pub mod bench_fer;
 pub mod cluster;

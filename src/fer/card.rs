@@ -124,6 +124,20 @@ pub struct TrainingProvenance {
     /// An ensemble's members, in the order of `model.members`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<InitSource>,
+    /// A weight average's source epochs (`average-fer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub averaged_from: Option<AveragedFrom>,
+}
+
+/// The run and epochs whose weights a model averages, and how its BatchNorm statistics were
+/// recomputed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AveragedFrom {
+    pub run_id: String,
+    pub epochs: Vec<usize>,
+    /// sha256 of each epoch's weights file, in the order of `epochs`.
+    pub weights_sha256: Vec<String>,
+    pub batch_norm: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,10 +11,11 @@ use crate::fer::card::{
 use crate::fer::config::is_model_name;
 use crate::fer::data::{Fer2013, Split};
 use crate::fer::eval_fer::read_with_spinner;
-use crate::fer::evaluate::{self, Tta};
+use crate::fer::evaluate::Tta;
 use crate::fer::model::{Arch, FerNet, ModelConfig};
-use crate::fer::run_report::{self, EvalRecord};
-use crate::fer::train::{resolve_data_path, save_record};
+use crate::fer::publish::{self, Derivation, TestSplits};
+use crate::fer::run_report::EvalRecord;
+use crate::fer::train::resolve_data_path;
 use anyhow::{bail, Result};
 use burn::prelude::Device;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,8 @@ pub struct EnsembleOutcome {
     /// (old path, where it was kept) for each file a `--force` export replaced.
     pub replaced: Vec<(PathBuf, PathBuf)>,
     pub report: PathBuf,
+    /// PublicTest then PrivateTest.
+    pub evals: Vec<EvalRecord>,
 }
 
 fn check_options(o: &EnsembleOptions) -> Result<()> {
@@ -83,32 +86,28 @@ pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
     let device = o.backend.device()?;
     let members = load_members(o, &device)?;
     let (fer, data_path) = read_data(o, &members.cards)?;
-    let mut evals = measure(o, &members, &fer, &data_path, &device)?;
+    let evals = measure(o, &members, &fer, &data_path, &device)?;
     let (run_id, run_dir) = artifacts::reserve_run_dir(&o.reports_dir.join("fer"), &o.name)?;
     let described = description(o);
     let mut card = ensemble_card(o, &members, &fer, &evals, &run_id, started);
-    // Weights, then the card that names them; the run directory is built aside and renamed.
-    let exported = card::export(&o.models_dir, &mut card, o.force, |to| {
-        save_record(&members.model, to)
-    })
-    .inspect_err(|_| {
-        let _ = std::fs::remove_dir(&run_dir); // the empty reservation
-    })?;
-    let card_path = exported.card_path.clone();
-    artifacts::write_dir_atomic(&run_dir, |tmp: &Path| -> Result<()> {
-        artifacts::write_atomic(&tmp.join("config.toml"), described.as_bytes())?;
-        for eval in &mut evals {
-            eval.model_card = card_path.display().to_string();
-            run_report::write_eval(tmp, eval, &fer.source.sha256)?;
-        }
-        Ok(())
-    })?;
-    run_report::write_index(&run_dir, &fer.source.sha256)?;
+    let published = publish::publish(
+        &members.model,
+        &mut card,
+        &o.models_dir,
+        o.force,
+        Derivation {
+            run_dir: &run_dir,
+            description: &described,
+            evals: &evals,
+            data_sha256: &fer.source.sha256,
+        },
+    )?;
     Ok(EnsembleOutcome {
-        card_path,
+        card_path: published.card_path,
         card,
-        replaced: exported.replaced,
-        report: run_dir.join("index.html"),
+        replaced: published.replaced,
+        report: published.report,
+        evals,
     })
 }
 
@@ -183,36 +182,25 @@ fn measure(
     data_path: &Path,
     device: &Device,
 ) -> Result<Vec<EvalRecord>> {
-    let prep = members.config.preprocessing();
-    let mut evals = Vec::new();
     for split in [Split::PublicTest, Split::PrivateTest] {
-        let faces = fer.split(split);
-        if faces.is_empty() {
+        if fer.split(split).is_empty() {
             bail!("{}: the {split} split is empty", data_path.display());
         }
-        let metrics = evaluate::measure(
-            &members.model,
-            faces,
-            &prep,
-            Tta::None,
-            o.batch_size,
-            device,
-            split.usage(),
-        );
-        println!(
-            "{split} — ensemble of {}:\n{}",
-            o.members.len(),
-            metrics.table()
-        );
-        evals.push(EvalRecord::new(
-            split,
-            Tta::None,
-            metrics,
-            &fer.source,
-            &o.command,
-        ));
     }
-    Ok(evals)
+    let splits = TestSplits {
+        public_test: &fer.public_test,
+        private_test: &fer.private_test,
+        source: &fer.source,
+    };
+    let prep = members.config.preprocessing();
+    Ok(publish::measure_test_splits(
+        &members.model,
+        &prep,
+        &splits,
+        o.batch_size,
+        device,
+        &o.command,
+    ))
 }
 
 /// The ensemble's card: its members, its own metrics, and what it cost (the members' training).
@@ -253,6 +241,7 @@ fn ensemble_card(
             command: o.command.clone(),
             init_from: None,
             members: members.sources.clone(),
+            averaged_from: None,
         },
     )
 }

@@ -2,6 +2,7 @@
 //! the networks, training with checkpoints, evaluation, model cards and benchmarks.
 
 pub mod augment;
+pub mod average;
 pub mod bench;
 pub mod card;
 pub mod config;
@@ -12,5 +13,6 @@ pub mod evaluate;
 pub mod inference;
 pub mod model;
 pub mod preprocess;
+pub mod publish;
 pub mod run_report;
 pub mod train;

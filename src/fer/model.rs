@@ -456,6 +456,29 @@ impl FerNet {
         }
     }
 
+    /// Every BatchNorm layer, in the order the forward pass meets them (an ensemble's members
+    /// in turn): what re-estimating their statistics after weight averaging walks.
+    pub fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
+        match self {
+            FerNet::MiniXception(m) => {
+                let mut layers = vec![&mut m.bn1, &mut m.bn2];
+                for b in &mut m.blocks {
+                    layers.extend([&mut b.shortcut_bn, &mut b.bn1, &mut b.bn2]);
+                }
+                layers
+            }
+            FerNet::Vgg(m) => m
+                .stages
+                .iter_mut()
+                .flat_map(|s| [&mut s.a.bn, &mut s.b.bn])
+                .collect(),
+            FerNet::Ensemble(members) => members
+                .iter_mut()
+                .flat_map(FerNet::batch_norms_mut)
+                .collect(),
+        }
+    }
+
     /// Trainable parameters plus BatchNorm running statistics (mean and variance), the way
     /// Keras counts them, so the figure compares with the `fer` library's 58,423.
     pub fn parameter_count(&self) -> usize {

@@ -14,6 +14,7 @@ use crate::fer::config::{Experiment, OptimizerKind, ScheduleKind};
 use crate::fer::data::{self, FaceSet, Fer2013, LoadOptions, Split, PIXELS};
 use crate::fer::evaluate::{self, Tta};
 use crate::fer::model::FerNet;
+use crate::fer::publish::{self, TestSplits};
 use crate::fer::run_report::{self, EpochRecord, EvalRecord};
 use crate::progress;
 use crate::rng::SplitMix64;
@@ -146,6 +147,20 @@ pub struct RunData {
     pub skipped: usize,
 }
 
+impl RunData {
+    /// The card's account of the data: its file and the faces of each split used.
+    pub fn spec(&self, subset_per_class: Option<usize>) -> DataSpec {
+        DataSpec {
+            source: self.source.clone(),
+            training: self.training.len(),
+            public_test: self.public_test.len(),
+            private_test: self.private_test.len(),
+            subset_per_class,
+            skipped_rows: self.skipped,
+        }
+    }
+}
+
 /// Finds FER2013: `--data`, else the config's path, else the default locations.
 pub fn resolve_data_path(cli: Option<&Path>, config: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = cli.or(config) {
@@ -259,7 +274,7 @@ fn find_resumable_run(reports_dir: &Path, name: &str) -> Result<PathBuf> {
 }
 
 /// Prepares one training batch: augmented, preprocessed faces and their labels.
-fn training_batch(
+pub(crate) fn training_batch(
     faces: &FaceSet,
     indices: &[usize],
     experiment: &Experiment,
@@ -357,7 +372,7 @@ fn check_model_free(options: &TrainOptions, experiment: &Experiment) -> Result<(
 
 /// The commit a run started on, and the one it was exported at when that differs (a resume on
 /// newer code, or commits made while a long run trained).
-fn provenance_commit(started: &str, now: &str) -> String {
+pub(crate) fn provenance_commit(started: &str, now: &str) -> String {
     if started.is_empty() || started == now {
         now.to_string()
     } else {
@@ -387,14 +402,7 @@ fn model_card(
             public_test: EvalSummary::new(Split::PublicTest, Tta::None, &evals[0].metrics),
             private_test: EvalSummary::new(Split::PrivateTest, Tta::None, &evals[1].metrics),
         },
-        DataSpec {
-            source: data.source.clone(),
-            training: data.training.len(),
-            public_test: data.public_test.len(),
-            private_test: data.private_test.len(),
-            subset_per_class: experiment.data.subset_per_class,
-            skipped_rows: data.skipped,
-        },
+        data.spec(experiment.data.subset_per_class),
         TrainingProvenance {
             run_id: run_id.into(),
             config: experiment.to_toml(),
@@ -409,6 +417,7 @@ fn model_card(
             command: options.command.clone(),
             init_from: state.init_from.clone(),
             members: Vec::new(),
+            averaged_from: None,
         },
     )
 }
@@ -742,6 +751,67 @@ fn select(run: &mut Run, epoch: usize, public_accuracy: f64) -> Result<()> {
 /// last few snapshots of a cosine schedule are what weight averaging (SWA) reads.
 pub const KEPT_SNAPSHOTS: usize = 5;
 
+/// A run's last kept epochs, as weight averaging reads them.
+pub struct Snapshots {
+    pub experiment: Experiment,
+    pub run_id: String,
+    /// The epochs, oldest first, and their weights.
+    pub epochs: Vec<(usize, PathBuf)>,
+    pub epochs_done: usize,
+    pub finished: bool,
+    /// Training time so far, and the data and code the run started on.
+    pub wall_time_s: f64,
+    pub data_sha256: String,
+    pub git_commit: String,
+}
+
+/// The weights of the last `count` epochs of the run in `run_dir` (at most [`KEPT_SNAPSHOTS`]
+/// are kept), with the run's experiment and state.
+pub fn snapshots(run_dir: &Path, count: usize) -> Result<Snapshots> {
+    if !(2..=KEPT_SNAPSHOTS).contains(&count) {
+        bail!("--last {count}: average 2 to {KEPT_SNAPSHOTS} epochs (a run keeps the weights of its last {KEPT_SNAPSHOTS})");
+    }
+    let paths = RunPaths::new(run_dir.to_path_buf());
+    let text = std::fs::read_to_string(paths.state()).with_context(|| {
+        format!(
+            "{}: not a train-fer run with checkpoints",
+            run_dir.display()
+        )
+    })?;
+    let state: CheckpointState = serde_json::from_str(&text)
+        .with_context(|| format!("{}: unreadable checkpoint state", paths.state().display()))?;
+    if state.epochs_done < count {
+        bail!(
+            "{}: the run has {} epochs, fewer than the {count} to average",
+            run_dir.display(),
+            state.epochs_done
+        );
+    }
+    let epochs = (state.epochs_done + 1 - count..=state.epochs_done)
+        .map(|e| (e, paths.model(e)))
+        .collect::<Vec<_>>();
+    if let Some((_, missing)) = epochs.iter().find(|(_, p)| !p.is_file()) {
+        bail!(
+            "{}: missing; averaging needs every one of the last {count} epochs' weights",
+            missing.display()
+        );
+    }
+    Ok(Snapshots {
+        experiment: Experiment::load(&paths.config())?,
+        run_id: run_dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned(),
+        epochs,
+        epochs_done: state.epochs_done,
+        finished: state.finished,
+        wall_time_s: state.wall_time_s,
+        data_sha256: state.data_sha256,
+        git_commit: state.git_commit,
+    })
+}
+
 /// Weights and optimiser first, then the state that points at them: a kill in between leaves
 /// the previous checkpoint in force. Older files go once the new ones are in.
 fn checkpoint(run: &mut Run, epoch: usize, epoch_start: Instant) -> Result<()> {
@@ -768,32 +838,26 @@ fn checkpoint(run: &mut Run, epoch: usize, epoch_start: Instant) -> Result<()> {
 /// here, once).
 fn measure_selected(run: &Run, options: &TrainOptions) -> Result<Vec<EvalRecord>> {
     let best = card::load_weights(&run.experiment.model, &run.paths.best(), &run.plain)?;
-    let mut evals = Vec::new();
-    for (split, faces) in [
-        (Split::PublicTest, &run.data.public_test),
-        (Split::PrivateTest, &run.data.private_test),
-    ] {
-        let metrics = evaluate::measure(
-            &best,
-            faces,
-            &run.experiment.model.preprocessing(),
-            Tta::None,
-            run.experiment.training.eval_batch_size,
-            &run.plain,
-            split.usage(),
-        );
+    let splits = TestSplits {
+        public_test: &run.data.public_test,
+        private_test: &run.data.private_test,
+        source: &run.data.source,
+    };
+    let evals = publish::measure_test_splits(
+        &best,
+        &run.experiment.model.preprocessing(),
+        &splits,
+        run.experiment.training.eval_batch_size,
+        &run.plain,
+        &options.command,
+    );
+    for eval in &evals {
         eprintln!(
-            "{split} (epoch {} selected on PublicTest):\n{}",
+            "{} (epoch {} selected on PublicTest):\n{}",
+            eval.split,
             run.state.best_epoch,
-            metrics.table()
+            eval.metrics.table()
         );
-        evals.push(EvalRecord::new(
-            split,
-            Tta::None,
-            metrics,
-            &run.data.source,
-            &options.command,
-        ));
     }
     Ok(evals)
 }

@@ -1,0 +1,111 @@
+//! The end every FER model comes to: measured on PublicTest (where shipping it is decided) and
+//! PrivateTest (reported, never chosen on), then published as a sealed card and weights under
+//! `models/` with its report under `reports/fer/`. `train-fer` measures this way; the models made
+//! from trained ones without training (`ensemble-fer`, `average-fer`) also publish this way.
+
+use crate::artifacts;
+use crate::fer::card::{self, ModelCard};
+use crate::fer::data::{DataSource, FaceSet, Split};
+use crate::fer::evaluate::{self, Tta};
+use crate::fer::model::FerNet;
+use crate::fer::preprocess::Preprocessing;
+use crate::fer::run_report::{self, EvalRecord};
+use crate::fer::train::save_record;
+use anyhow::Result;
+use burn::prelude::Device;
+use std::path::{Path, PathBuf};
+
+/// The faces a model is measured on, and where they came from.
+pub struct TestSplits<'a> {
+    pub public_test: &'a FaceSet,
+    pub private_test: &'a FaceSet,
+    pub source: &'a DataSource,
+}
+
+/// PublicTest then PrivateTest metrics of `model` (no test-time augmentation), as records
+/// carrying `command`, the command line that reproduces them.
+pub fn measure_test_splits(
+    model: &FerNet,
+    prep: &Preprocessing,
+    splits: &TestSplits<'_>,
+    batch_size: usize,
+    device: &Device,
+    command: &str,
+) -> Vec<EvalRecord> {
+    [
+        (Split::PublicTest, splits.public_test),
+        (Split::PrivateTest, splits.private_test),
+    ]
+    .into_iter()
+    .map(|(split, faces)| {
+        let metrics = evaluate::measure(
+            model,
+            faces,
+            prep,
+            Tta::None,
+            batch_size,
+            device,
+            split.usage(),
+        );
+        EvalRecord::new(split, Tta::None, metrics, splits.source, command)
+    })
+    .collect()
+}
+
+/// Where a published model went.
+pub struct Published {
+    pub card_path: PathBuf,
+    /// (old path, where it was kept) for each file a `force` export replaced.
+    pub replaced: Vec<(PathBuf, PathBuf)>,
+    pub report: PathBuf,
+}
+
+/// What a model made without training is published with: its run directory (reserved with
+/// [`artifacts::reserve_run_dir`], its id already in the card), the description of how it was
+/// made (`config.toml` of the run) and its measurements.
+pub struct Derivation<'a> {
+    pub run_dir: &'a Path,
+    pub description: &'a str,
+    pub evals: &'a [EvalRecord],
+    pub data_sha256: &'a str,
+}
+
+/// Exports `model` with `card` (weights first, then the card that names them; refused over an
+/// existing model unless `force`), then builds the run directory aside and renames it in place.
+/// On failure the empty reservation is removed and nothing half-written stays.
+pub fn publish(
+    model: &FerNet,
+    card: &mut ModelCard,
+    models_dir: &Path,
+    force: bool,
+    derivation: Derivation<'_>,
+) -> Result<Published> {
+    let Derivation {
+        run_dir,
+        description,
+        evals,
+        data_sha256,
+    } = derivation;
+    let exported =
+        card::export(models_dir, card, force, |to| save_record(model, to)).inspect_err(|_| {
+            let _ = std::fs::remove_dir(run_dir);
+        })?;
+    let card_path = exported.card_path.clone();
+    artifacts::write_dir_atomic(run_dir, |tmp: &Path| -> Result<()> {
+        artifacts::write_atomic(&tmp.join("config.toml"), description.as_bytes())?;
+        for eval in evals {
+            let eval = EvalRecord {
+                model_card: card_path.display().to_string(),
+                ..eval.clone()
+            };
+            run_report::write_eval(tmp, &eval, data_sha256)?;
+        }
+        Ok(())
+    })?;
+    run_report::write_index(run_dir, data_sha256)?;
+    Ok(Published {
+        card_path,
+        replaced: exported.replaced,
+        report: run_dir.join("index.html"),
+    })
+}
