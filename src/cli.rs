@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use workbench::affect::Strategy;
 use workbench::backend::Backend;
 use workbench::fer::data::Split;
+use workbench::fer::evaluate::Tta;
 use workbench::tracks::scale::Scaling;
 use workbench::vision::faces::DetectorKind;
 
@@ -441,7 +442,7 @@ pub struct EvalFerArgs {
     /// Which split to evaluate.
     #[arg(long, value_enum, default_value_t = Split::PrivateTest)]
     pub split: Split,
-    /// Also report test-time augmentation: mirror (flip) and ten-crop.
+    /// Report every test-time augmentation (none, flip, ten-crop), not only the card's own.
     #[arg(long)]
     pub tta: bool,
     /// Also run every face through the path `infer` uses (YuNet on the face upscaled 4x, eye
@@ -477,6 +478,11 @@ pub struct EnsembleFerArgs {
     /// Name of the ensemble: its files are <models-dir>/<name>.bpk and <name>.json.
     #[arg(long, value_name = "NAME")]
     pub name: String,
+    /// Test-time augmentation the model reads faces with, in its measurements and in `infer`:
+    /// the face as it is, with its mirror image, or ten crops. Choose it on PublicTest
+    /// (`eval-fer --split PublicTest --tta` compares them) before PrivateTest is measured.
+    #[arg(long, value_enum, default_value_t = Tta::None)]
+    pub tta: Tta,
     /// FER2013 CSV or image folders to measure it on (default: the first member's training data,
     /// if present).
     #[arg(long, value_name = "PATH")]
@@ -505,6 +511,11 @@ pub struct AverageFerArgs {
     /// <experiment name>-swa).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Test-time augmentation the model reads faces with, in its measurements and in `infer`:
+    /// the face as it is, with its mirror image, or ten crops. Choose it on PublicTest
+    /// (`eval-fer --split PublicTest --tta` compares them) before PrivateTest is measured. Default: the run's own.
+    #[arg(long, value_enum)]
+    pub tta: Option<Tta>,
     /// FER2013 CSV or image folders: the file the run trained on (default: as train-fer finds it).
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,

@@ -435,3 +435,65 @@ document.getElementById('f').addEventListener('load', function () {
         png.len()
     );
 }
+
+/// The shipped model's card and weights copied to `dir`, the card re-sealed with `tta` as its
+/// test-time augmentation.
+fn with_test_time(tta: workbench::fer::evaluate::Tta, dir: &Path) -> PathBuf {
+    use workbench::fer::card::{ModelCard, DEFAULT_CARD};
+    let mut card = ModelCard::read(Path::new(DEFAULT_CARD)).unwrap();
+    let weights = dir.join(&card.weights);
+    std::fs::copy(card.weights_path(Path::new(DEFAULT_CARD)), &weights).unwrap();
+    card.model.test_time = tta;
+    card.seal(&weights).unwrap();
+    let path = dir.join(format!("{}-{}.json", card.name, tta.name()));
+    std::fs::write(&path, serde_json::to_vec_pretty(&card).unwrap()).unwrap();
+    path
+}
+
+/// A card's test-time augmentation is how infer reads faces: with `flip`, each face's
+/// probabilities are the mean of the model's on its crop and on the mirrored crop, the first
+/// view is exactly the input read without augmentation, and the result names the recipe.
+#[test]
+fn a_cards_test_time_augmentation_is_how_infer_reads_each_face() {
+    use workbench::backend::Backend;
+    use workbench::fer::card::DEFAULT_CARD;
+    use workbench::fer::evaluate::Tta;
+    use workbench::infer::pipeline::Analyser;
+    use workbench::vision::faces::{self, DetectorParams};
+    let Some(multi) = media("multi_face.jpg") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let flip_card = with_test_time(Tta::Flip, dir.path());
+    let load = |card: &Path| Analyser::load(card, Backend::Cpu, &DetectorParams::default());
+    let (plain, flip) = (
+        load(Path::new(DEFAULT_CARD)).unwrap(),
+        load(&flip_card).unwrap(),
+    );
+    let frame = opencv::imgcodecs::imread(&multi, opencv::imgcodecs::IMREAD_COLOR).unwrap();
+    let grey = faces::to_grey(&frame).unwrap();
+    let found = flip.detectors.with(|d| d.detect(&grey)).unwrap();
+    assert!(found.len() >= 2, "{} faces", found.len());
+    let (mut one, mut two) = (Vec::new(), Vec::new());
+    plain.crop_inputs(&grey, &found, &mut one).unwrap();
+    flip.crop_inputs(&grey, &found, &mut two).unwrap();
+    let n = plain.prep.input_len();
+    assert_eq!(two.len(), 2 * one.len());
+    for (face, views) in one.chunks(n).zip(two.chunks(2 * n)) {
+        assert_eq!(face, &views[..n]);
+        assert_ne!(face, &views[n..], "the second view is another image");
+    }
+    let each_view = plain.classify(two.clone(), &flip_card).unwrap();
+    let averaged = flip.classify(two, &flip_card).unwrap();
+    assert_eq!(averaged.len(), found.len());
+    for (face, views) in averaged.iter().zip(each_view.chunks(2)) {
+        for k in 0..face.len() {
+            let mean = (views[0][k] + views[1][k]) / 2.0;
+            assert!((face[k] - mean).abs() < 1e-5, "{face:?} vs {views:?}");
+        }
+    }
+    let r = infer(dir.path(), &multi, &["--model", s(&flip_card)]);
+    assert_eq!(result(&r)["provenance"]["model_test_time"], "flip");
+    let html = std::fs::read_to_string(report_dir(&r).join("index.html")).unwrap();
+    assert!(html.contains("test-time augmentation flip"));
+}

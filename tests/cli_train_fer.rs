@@ -437,6 +437,38 @@ fn average_fer_makes_the_mean_of_the_last_epochs_and_eval_fer_reproduces_it() {
         text(&eval)
     );
 
+    // With the mirror as test-time augmentation: the card says so, its figures are measured
+    // that way, and eval-fer reads with the card's own recipe by default.
+    let out = average(&["--last", "3", "--tta", "flip", "--name", "sample-swa-flip"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let flip_path = models.join("sample-swa-flip.json");
+    let flip = ModelCard::read(&flip_path).unwrap();
+    assert_eq!(flip.model.test_time, Tta::Flip);
+    assert_eq!(flip.metrics.public_test.tta, Tta::Flip);
+    assert_eq!(flip.metrics.private_test.tta, Tta::Flip);
+    let eval = run(&[
+        "eval-fer",
+        "--model",
+        s(&flip_path),
+        "--data",
+        s(&t.sample),
+        "--split",
+        "PrivateTest",
+        "--reports-dir",
+        s(&reports),
+    ]);
+    assert!(eval.status.success(), "{}", text(&eval));
+    let accuracy = format!(
+        "accuracy {:.2} %",
+        100.0 * flip.metrics.private_test.accuracy
+    );
+    assert!(
+        text(&eval).contains(&accuracy),
+        "{accuracy}\n{}",
+        text(&eval)
+    );
+    assert!(text(&eval).contains("flip"), "{}", text(&eval));
+
     let before = std::fs::read(&card_path).unwrap();
     let again = average(&["--last", "3"]);
     assert!(!again.status.success());

@@ -7,6 +7,7 @@ pub fn run(args: AverageFerArgs) -> Result<()> {
         run: average::resolve_run(&args.run, &args.common.reports_dir),
         last: args.last,
         name: args.name,
+        test_time: args.tta,
         data: args.data,
         models_dir: args.common.models_dir,
         reports_dir: args.common.reports_dir,

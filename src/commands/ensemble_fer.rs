@@ -6,6 +6,7 @@ pub fn run(args: EnsembleFerArgs) -> Result<()> {
     let outcome = ensemble::assemble(&ensemble::EnsembleOptions {
         members: args.members,
         name: args.name,
+        test_time: args.tta,
         data: args.data,
         models_dir: args.common.models_dir,
         reports_dir: args.common.reports_dir,

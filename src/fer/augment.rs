@@ -121,22 +121,23 @@ fn erase_rectangle(img: &mut [u8], rng: &mut SplitMix64) {
     }
 }
 
-/// Mirrors a square grey image left–right (test-time augmentation).
-pub fn hflip(src: &[u8], side: usize) -> Vec<u8> {
-    let mut out = vec![0u8; src.len()];
-    for y in 0..side {
-        for x in 0..side {
-            out[y * side + x] = src[y * side + side - 1 - x];
-        }
-    }
-    out
+/// Mirrors a grey image `width` pixels wide left–right (test-time augmentation).
+pub fn hflip(src: &[u8], width: usize) -> Vec<u8> {
+    src.chunks(width)
+        .flat_map(|row| row.iter().rev().copied())
+        .collect()
 }
 
-/// The `size`×`size` crop of a square image at (`left`, `top`).
-pub fn crop(src: &[u8], side: usize, left: usize, top: usize, size: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(size * size);
-    for y in top..top + size {
-        out.extend_from_slice(&src[y * side + left..y * side + left + size]);
+/// The `w`×`h` crop at (`left`, `top`) of a grey image `width` pixels wide.
+pub fn crop(
+    src: &[u8],
+    width: usize,
+    (left, top): (usize, usize),
+    (w, h): (usize, usize),
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(w * h);
+    for y in top..top + h {
+        out.extend_from_slice(&src[y * width + left..y * width + left + w]);
     }
     out
 }
@@ -196,9 +197,12 @@ mod tests {
     #[test]
     fn crops_and_flips_have_the_right_pixels() {
         let src = face();
-        let c = crop(&src, SIDE, 2, 3, 4);
-        assert_eq!(c.len(), 16);
+        let c = crop(&src, SIDE, (2, 3), (4, 5));
+        assert_eq!(c.len(), 20);
         assert_eq!(c[0], src[3 * SIDE + 2]);
+        assert_eq!(c[19], src[7 * SIDE + 5]);
         assert_eq!(hflip(&hflip(&src, SIDE), SIDE), src);
+        // A 3×2 image, not square.
+        assert_eq!(hflip(&[1, 2, 3, 4, 5, 6], 3), vec![3, 2, 1, 6, 5, 4]);
     }
 }

@@ -13,7 +13,7 @@ use crate::fer::card::{
 use crate::fer::config::{is_model_name, Experiment};
 use crate::fer::data::{FaceSet, Split};
 use crate::fer::evaluate::Tta;
-use crate::fer::model::FerNet;
+use crate::fer::model::{FerNet, ModelConfig};
 use crate::fer::publish::{self, Derivation, TestSplits};
 use crate::fer::run_report::EvalRecord;
 use crate::fer::train::{self, RunData, Snapshots};
@@ -33,6 +33,8 @@ pub struct AverageOptions {
     pub last: usize,
     /// The model's name; `<experiment>-swa` when not given.
     pub name: Option<String>,
+    /// Test-time augmentation of the model (default: the run's own).
+    pub test_time: Option<Tta>,
     pub data: Option<PathBuf>,
     pub models_dir: PathBuf,
     pub reports_dir: PathBuf,
@@ -66,13 +68,15 @@ pub fn average(o: &AverageOptions) -> Result<AverageOutcome> {
     let started = Instant::now();
     let snapshots = train::snapshots(&o.run, o.last)?;
     let name = check_options(o, &snapshots.experiment)?;
+    let mut config = snapshots.experiment.model.clone();
+    config.test_time = o.test_time.unwrap_or(config.test_time);
     let plain = o.backend.device()?;
     let data = read_run_data(o, &snapshots)?;
     let averaged = mean_weights(load_snapshots(&snapshots, &plain)?);
     let averaged = reestimate_batch_norm(averaged, &snapshots.experiment, &data.training, &plain);
     let evals = publish::measure_test_splits(
         &averaged,
-        &snapshots.experiment.model.preprocessing(),
+        &config,
         &TestSplits {
             public_test: &data.public_test,
             private_test: &data.private_test,
@@ -86,7 +90,13 @@ pub fn average(o: &AverageOptions) -> Result<AverageOutcome> {
     let source = averaged_from(&snapshots)?;
     let described = description(&snapshots, &source);
     let provenance = provenance(o, &snapshots, source, &run_id, started);
-    let mut card = average_card(&name, &snapshots, &averaged, &data, &evals, provenance);
+    let made = Made {
+        net: &averaged,
+        config,
+        data: &data,
+        evals: &evals,
+    };
+    let mut card = average_card(&name, &snapshots, made, provenance);
     let published = publish::publish(
         &averaged,
         &mut card,
@@ -304,27 +314,38 @@ fn provenance(
     }
 }
 
+/// The averaged network, its settings, and what it was measured on.
+struct Made<'a> {
+    net: &'a FerNet,
+    config: ModelConfig,
+    data: &'a RunData,
+    evals: &'a [EvalRecord],
+}
+
 fn average_card(
     name: &str,
     snapshots: &Snapshots,
-    averaged: &FerNet,
-    data: &RunData,
-    evals: &[EvalRecord],
+    made: Made<'_>,
     provenance: TrainingProvenance,
 ) -> ModelCard {
-    let experiment = &snapshots.experiment;
+    let Made {
+        net,
+        config,
+        data,
+        evals,
+    } = made;
     ModelCard::new(
         name,
-        experiment.model.clone(),
-        averaged.parameter_count(),
+        config,
+        net.parameter_count(),
         CardMetrics {
             selected_on: "PublicTest".into(),
             // The newest epoch in the average: the run's own selection does not apply.
             best_epoch: snapshots.epochs_done,
-            public_test: EvalSummary::new(Split::PublicTest, Tta::None, &evals[0].metrics),
-            private_test: EvalSummary::new(Split::PrivateTest, Tta::None, &evals[1].metrics),
+            public_test: EvalSummary::new(Split::PublicTest, evals[0].tta, &evals[0].metrics),
+            private_test: EvalSummary::new(Split::PrivateTest, evals[1].tta, &evals[1].metrics),
         },
-        data.spec(experiment.data.subset_per_class),
+        data.spec(snapshots.experiment.data.subset_per_class),
         provenance,
     )
 }

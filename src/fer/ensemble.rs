@@ -25,6 +25,8 @@ pub struct EnsembleOptions {
     /// Member model cards, in order.
     pub members: Vec<PathBuf>,
     pub name: String,
+    /// Test-time augmentation around the whole vote.
+    pub test_time: Tta,
     pub data: Option<PathBuf>,
     pub models_dir: PathBuf,
     pub reports_dir: PathBuf,
@@ -140,7 +142,8 @@ fn load_members(o: &EnsembleOptions, device: &Device) -> Result<Members> {
         nets.push(net);
         cards.push(member);
     }
-    let config = ModelConfig::ensemble(configs);
+    let mut config = ModelConfig::ensemble(configs);
+    config.test_time = o.test_time;
     if let Err(message) = config.check() {
         bail!("these members cannot form an ensemble: {message}");
     }
@@ -192,10 +195,9 @@ fn measure(
         private_test: &fer.private_test,
         source: &fer.source,
     };
-    let prep = members.config.preprocessing();
     Ok(publish::measure_test_splits(
         &members.model,
-        &prep,
+        &members.config,
         &splits,
         o.batch_size,
         device,
@@ -221,8 +223,8 @@ fn ensemble_card(
             selected_on: "PublicTest".into(),
             // Nothing is trained here; each member's epoch was chosen on its own run.
             best_epoch: 0,
-            public_test: EvalSummary::new(Split::PublicTest, Tta::None, &evals[0].metrics),
-            private_test: EvalSummary::new(Split::PrivateTest, Tta::None, &evals[1].metrics),
+            public_test: EvalSummary::new(Split::PublicTest, evals[0].tta, &evals[0].metrics),
+            private_test: EvalSummary::new(Split::PrivateTest, evals[1].tta, &evals[1].metrics),
         },
         DataSpec::of(fer, None),
         TrainingProvenance {

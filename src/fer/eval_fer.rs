@@ -93,10 +93,12 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
         );
     }
     let prep = card.model.preprocessing();
+    // The card's own recipe reproduces its figures; --tta compares every recipe.
+    let own = [card.model.test_time];
     let modes: &[Tta] = if options.tta {
         &[Tta::None, Tta::Flip, Tta::TenCrop]
     } else {
-        &[Tta::None]
+        &own
     };
     let run_dir = options.reports_dir.join("fer").join(&card.training.run_id);
     std::fs::create_dir_all(&run_dir)?;
@@ -124,7 +126,7 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
             &model,
             &seen,
             &prep,
-            Tta::None,
+            card.model.test_time,
             options.batch_size,
             &device,
             &format!("{} through the detector", options.split),

@@ -11,17 +11,24 @@ use burn::tensor::activation::softmax;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
-/// Test-time augmentation: several views of each face, their probabilities averaged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Test-time augmentation: several views of each face, their probabilities averaged. A model
+/// card names the one its metrics were measured with (`model.test_time`), and `infer` reads
+/// faces with it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Tta {
     /// The face as it is.
+    #[default]
     None,
     /// The face and its mirror image.
     Flip,
-    /// Four corner crops and the centre crop (44×44 of 48×48), each also mirrored.
+    /// Four corner crops and the centre crop (44/48 of each side), each also mirrored.
+    #[value(name = "ten_crop")]
     TenCrop,
 }
+
+/// A view of a face: grey pixels, width, height.
+pub type View = (Vec<u8>, usize, usize);
 
 impl Tta {
     pub fn name(self) -> &'static str {
@@ -32,8 +39,12 @@ impl Tta {
         }
     }
 
+    pub fn is_none(&self) -> bool {
+        *self == Tta::None
+    }
+
     /// How many views [`Self::views`] makes of each face.
-    fn view_count(self) -> usize {
+    pub fn view_count(self) -> usize {
         match self {
             Tta::None => 1,
             Tta::Flip => 2,
@@ -41,24 +52,44 @@ impl Tta {
         }
     }
 
-    /// The views of one 48×48 face as (pixels, side) pairs.
-    fn views(self, face: &[u8]) -> Vec<(Vec<u8>, usize)> {
+    /// The views of one `width`×`height` grey face (a 48×48 FER2013 face, or a face cropped
+    /// from a frame), in a fixed order.
+    pub fn views(self, face: &[u8], width: usize, height: usize) -> Vec<View> {
+        let mirrored = |(pixels, w, h): View| {
+            let flipped = augment::hflip(&pixels, w);
+            [(pixels, w, h), (flipped, w, h)]
+        };
         match self {
-            Tta::None => vec![(face.to_vec(), SIDE)],
-            Tta::Flip => vec![(face.to_vec(), SIDE), (augment::hflip(face, SIDE), SIDE)],
+            Tta::None => vec![(face.to_vec(), width, height)],
+            Tta::Flip => mirrored((face.to_vec(), width, height)).to_vec(),
             Tta::TenCrop => {
-                const CROP: usize = 44;
-                let m = SIDE - CROP;
-                [(0, 0), (m, 0), (0, m), (m, m), (m / 2, m / 2)]
+                // 44 of 48 pixels, the crop training's shifts make likely.
+                let (w, h) = ((width * 44 + 24) / 48, (height * 44 + 24) / 48);
+                let (mx, my) = (width - w, height - h);
+                [(0, 0), (mx, 0), (0, my), (mx, my), (mx / 2, my / 2)]
                     .into_iter()
-                    .flat_map(|(left, top)| {
-                        let c = augment::crop(face, SIDE, left, top, CROP);
-                        let f = augment::hflip(&c, CROP);
-                        [(c, CROP), (f, CROP)]
-                    })
+                    .flat_map(|at| mirrored((augment::crop(face, width, at, (w, h)), w, h)))
                     .collect()
             }
         }
+    }
+
+    /// Every face's probabilities: the mean over its `view_count` consecutive rows of `probs`
+    /// (flat, `Emotion::COUNT` per row).
+    pub fn mean_of_views(self, probs: &[f32]) -> Vec<[f32; Emotion::COUNT]> {
+        let views = self.view_count();
+        probs
+            .chunks(views * Emotion::COUNT)
+            .map(|face| {
+                let mut mean = [0.0f32; Emotion::COUNT];
+                for view in face.chunks(Emotion::COUNT) {
+                    for (m, v) in mean.iter_mut().zip(view) {
+                        *m += v / views as f32;
+                    }
+                }
+                mean
+            })
+            .collect()
     }
 }
 
@@ -82,13 +113,8 @@ pub fn predict(
         let mut inputs = vec![0.0f32; (end - start) * views_per_face * prep.input_len()];
         let mut slots = inputs.chunks_mut(prep.input_len());
         for i in start..end {
-            for (view, side) in tta.views(faces.image(i)) {
-                prep.write_input(
-                    &view,
-                    side,
-                    side,
-                    slots.next().expect("sized for every view"),
-                );
+            for (view, w, h) in tta.views(faces.image(i), SIDE, SIDE) {
+                prep.write_input(&view, w, h, slots.next().expect("sized for every view"));
             }
         }
         let logits = model.logits(prep.batch_tensor(inputs, device));
@@ -96,15 +122,7 @@ pub fn predict(
             .into_data()
             .try_to_vec()
             .expect("f32 probabilities");
-        for face in p.chunks(views_per_face * Emotion::COUNT) {
-            let mut mean = [0.0f32; Emotion::COUNT];
-            for view in face.chunks(Emotion::COUNT) {
-                for (m, v) in mean.iter_mut().zip(view) {
-                    *m += v / views_per_face as f32;
-                }
-            }
-            probs.push(mean);
-        }
+        probs.extend(tta.mean_of_views(&p));
         progress.inc((end - start) as u64);
         start = end;
     }
@@ -295,10 +313,37 @@ mod tests {
     fn tta_views_have_the_expected_count_and_size() {
         let face = vec![9u8; SIDE * SIDE];
         for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
-            assert_eq!(tta.views(&face).len(), tta.view_count());
+            assert_eq!(tta.views(&face, SIDE, SIDE).len(), tta.view_count());
         }
-        let ten = Tta::TenCrop.views(&face);
+        let ten = Tta::TenCrop.views(&face, SIDE, SIDE);
+        assert!(ten
+            .iter()
+            .all(|(v, w, h)| (*w, *h) == (44, 44) && v.len() == 44 * 44));
+        // A face cropped from a frame (not square; Haar boxes need not be): the same recipe.
+        let (w, h) = (96, 80);
+        let frame_face: Vec<u8> = (0..w * h).map(|i| (i % 251) as u8).collect();
+        let ten = Tta::TenCrop.views(&frame_face, w, h);
         assert_eq!(ten.len(), 10);
-        assert!(ten.iter().all(|(v, s)| *s == 44 && v.len() == 44 * 44));
+        assert!(ten
+            .iter()
+            .all(|(v, cw, ch)| (*cw, *ch) == (88, 73) && v.len() == 88 * 73));
+        // The last view is the mirrored centre crop.
+        let centre = augment::crop(&frame_face, w, (4, 3), (88, 73));
+        assert_eq!(ten[9].0, augment::hflip(&centre, 88));
+        let flip = Tta::Flip.views(&frame_face, w, h);
+        assert_eq!(flip[1].0, augment::hflip(&frame_face, w));
+    }
+
+    #[test]
+    fn the_mean_of_views_averages_each_faces_rows() {
+        let mut probs = vec![0.0f32; 2 * 2 * Emotion::COUNT];
+        probs[0] = 1.0; // face 0, view 0: all on the first emotion
+        probs[Emotion::COUNT + 1] = 1.0; // face 0, view 1: on the second
+        probs[2 * Emotion::COUNT + 2] = 1.0; // face 1: on the third, twice
+        probs[3 * Emotion::COUNT + 2] = 1.0;
+        let faces = Tta::Flip.mean_of_views(&probs);
+        assert_eq!(faces.len(), 2);
+        assert_eq!(&faces[0][..3], &[0.5, 0.5, 0.0]);
+        assert_eq!(&faces[1][..3], &[0.0, 0.0, 1.0]);
     }
 }

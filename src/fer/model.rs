@@ -4,6 +4,7 @@
 //! never from constants.
 
 use crate::emotion::Emotion;
+use crate::fer::evaluate::Tta;
 use crate::fer::preprocess::{Normalization, Preprocessing};
 use burn::module::{ModuleVisitor, ParamId};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -58,6 +59,11 @@ pub struct ModelConfig {
     /// Ensemble: the members' own settings, in the order their weights are stored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<ModelConfig>,
+    /// Test-time augmentation: the views of each face whose probabilities are averaged, in
+    /// evaluation and in `infer` alike, so a card's accuracy is what its users get. Fixed
+    /// before PrivateTest is measured. (Absent, "none", from cards of before.)
+    #[serde(default, skip_serializing_if = "Tta::is_none")]
+    pub test_time: Tta,
 }
 
 /// Input sides a network may read: from 32 px (four stride-2 stages leave a 2×2 map) to 64 px.
@@ -86,6 +92,7 @@ impl ModelConfig {
             vgg_channels: default_vgg_channels(),
             dropout: default_dropout(),
             members: Vec::new(),
+            test_time: Tta::None,
         }
     }
 
@@ -151,6 +158,12 @@ impl ModelConfig {
             if m.arch == Arch::Ensemble {
                 return Err(format!("ensemble member {i} is itself an ensemble"));
             }
+            if !m.test_time.is_none() {
+                return Err(format!(
+                    "ensemble member {i} has test_time = {:?}; an ensemble's test-time augmentation is its own",
+                    m.test_time.name()
+                ));
+            }
             m.check().map_err(|e| format!("ensemble member {i}: {e}"))?;
             if m.preprocessing() != self.preprocessing() {
                 return Err(format!(
@@ -168,8 +181,13 @@ impl ModelConfig {
     }
 
     /// The settings of an ensemble of `members` (which must share their input).
-    pub fn ensemble(members: Vec<ModelConfig>) -> Self {
+    /// The members' settings joined; test-time augmentation is the ensemble's own (none until
+    /// set), applied around the whole vote, never inside a member.
+    pub fn ensemble(mut members: Vec<ModelConfig>) -> Self {
         let first = members.first().cloned().unwrap_or_else(Self::mini_xception);
+        for member in &mut members {
+            member.test_time = Tta::None;
+        }
         Self {
             arch: Arch::Ensemble,
             input_size: first.input_size,

@@ -6,9 +6,8 @@
 use crate::artifacts;
 use crate::fer::card::{self, ModelCard};
 use crate::fer::data::{DataSource, FaceSet, Split};
-use crate::fer::evaluate::{self, Tta};
-use crate::fer::model::FerNet;
-use crate::fer::preprocess::Preprocessing;
+use crate::fer::evaluate;
+use crate::fer::model::{FerNet, ModelConfig};
 use crate::fer::run_report::{self, EvalRecord};
 use crate::fer::train::save_record;
 use anyhow::Result;
@@ -22,11 +21,11 @@ pub struct TestSplits<'a> {
     pub source: &'a DataSource,
 }
 
-/// PublicTest then PrivateTest metrics of `model` (no test-time augmentation), as records
-/// carrying `command`, the command line that reproduces them.
+/// PublicTest then PrivateTest metrics of `model`, read as `config` says (input and test-time
+/// augmentation), as records carrying `command`, the command line that reproduces them.
 pub fn measure_test_splits(
     model: &FerNet,
-    prep: &Preprocessing,
+    config: &ModelConfig,
     splits: &TestSplits<'_>,
     batch_size: usize,
     device: &Device,
@@ -38,16 +37,10 @@ pub fn measure_test_splits(
     ]
     .into_iter()
     .map(|(split, faces)| {
-        let metrics = evaluate::measure(
-            model,
-            faces,
-            prep,
-            Tta::None,
-            batch_size,
-            device,
-            split.usage(),
-        );
-        EvalRecord::new(split, Tta::None, metrics, splits.source, command)
+        let (prep, tta) = (config.preprocessing(), config.test_time);
+        let metrics =
+            evaluate::measure(model, faces, &prep, tta, batch_size, device, split.usage());
+        EvalRecord::new(split, tta, metrics, splits.source, command)
     })
     .collect()
 }

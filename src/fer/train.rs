@@ -12,7 +12,7 @@ use crate::fer::card::{
 };
 use crate::fer::config::{Experiment, OptimizerKind, ScheduleKind};
 use crate::fer::data::{self, FaceSet, Fer2013, LoadOptions, Split, PIXELS};
-use crate::fer::evaluate::{self, Tta};
+use crate::fer::evaluate;
 use crate::fer::model::FerNet;
 use crate::fer::publish::{self, TestSplits};
 use crate::fer::run_report::{self, EpochRecord, EvalRecord};
@@ -399,8 +399,8 @@ fn model_card(
         CardMetrics {
             selected_on: "PublicTest".into(),
             best_epoch: state.best_epoch,
-            public_test: EvalSummary::new(Split::PublicTest, Tta::None, &evals[0].metrics),
-            private_test: EvalSummary::new(Split::PrivateTest, Tta::None, &evals[1].metrics),
+            public_test: EvalSummary::new(Split::PublicTest, evals[0].tta, &evals[0].metrics),
+            private_test: EvalSummary::new(Split::PrivateTest, evals[1].tta, &evals[1].metrics),
         },
         data.spec(experiment.data.subset_per_class),
         TrainingProvenance {
@@ -621,7 +621,7 @@ fn run_epochs(mut run: Run) -> Result<Run> {
             &run.model.valid(),
             &run.data.public_test,
             &run.experiment.model.preprocessing(),
-            Tta::None,
+            run.experiment.model.test_time,
             t.eval_batch_size,
             &run.plain,
             "PublicTest",
@@ -845,7 +845,7 @@ fn measure_selected(run: &Run, options: &TrainOptions) -> Result<Vec<EvalRecord>
     };
     let evals = publish::measure_test_splits(
         &best,
-        &run.experiment.model.preprocessing(),
+        &run.experiment.model,
         &splits,
         run.experiment.training.eval_batch_size,
         &run.plain,

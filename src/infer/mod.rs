@@ -14,7 +14,7 @@ use crate::backend::Backend;
 use crate::defaults::Source;
 use crate::emotion::{Emotion, Mood};
 use crate::fer::card::ModelCard;
-use crate::fer::preprocess::Preprocessing;
+use crate::fer::evaluate::Tta;
 use crate::tracks::model::SongClusters;
 use crate::vision::faces::{self, DetectorParams, Face};
 use crate::vision::tracker::{Tracker, TrackerParams};
@@ -135,6 +135,10 @@ pub struct Provenance {
     pub sources: Sources,
     pub model_name: String,
     pub model_private_test_accuracy: f64,
+    /// The test-time augmentation the model reads faces with (its card's, which that accuracy
+    /// was measured with).
+    #[serde(default, skip_serializing_if = "Tta::is_none")]
+    pub model_test_time: Tta,
     pub model_weights_sha256: String,
     pub songs: String,
     pub songs_dataset: String,
@@ -428,7 +432,7 @@ fn find_faces(
             if o.largest_face {
                 boxes.truncate(1);
             }
-            queue_faces(scan, &mut queue, &l.analyser.prep, frame, grey, &boxes)?;
+            queue_faces(scan, &mut queue, &l.analyser, frame, grey, &boxes)?;
             scan.annotator
                 .offer(scan.sampled, frame.index, &frame.bgr)?;
             scan.sampled += 1;
@@ -507,14 +511,14 @@ fn detect_chunk(
 fn queue_faces(
     scan: &mut Scan,
     queue: &mut FaceQueue,
-    prep: &Preprocessing,
+    analyser: &Analyser,
     frame: &Frame,
     grey: &Mat,
     found: &[Face],
 ) -> Result<()> {
     let boxes: Vec<BBox> = found.iter().map(|f| f.bbox).collect();
     let ids = scan.tracker.update(scan.sampled, &boxes);
-    pipeline::crop_inputs(prep, grey, found, &mut queue.inputs)?;
+    analyser.crop_inputs(grey, found, &mut queue.inputs)?;
     for (b, &id) in boxes.iter().zip(&ids) {
         scan.records.push(FaceRecord {
             frame: frame.index,
@@ -778,6 +782,7 @@ fn provenance(o: &InferOptions, card: &ModelCard, songs: &SongClusters) -> Resul
         sources: o.sources,
         model_name: card.name.clone(),
         model_private_test_accuracy: card.metrics.private_test.accuracy,
+        model_test_time: card.model.test_time,
         model_weights_sha256: card
             .loaded_weights_sha256(&o.model)
             .with_context(|| format!("hashing {}", weights.display()))?,

@@ -66,7 +66,7 @@ impl Analyser {
             return Ok(vec![]);
         }
         let mut inputs = Vec::new();
-        crop_inputs(&self.prep, &grey, &found, &mut inputs)?;
+        self.crop_inputs(&grey, &found, &mut inputs)?;
         let probs = self.classify(inputs, model_path)?;
         Ok(found
             .into_iter()
@@ -78,8 +78,24 @@ impl Analyser {
             .collect())
     }
 
-    /// Runs the model on a batch of crops (as [`crop_inputs`] lays them out); refuses a model
-    /// whose probabilities are not finite, naming `model_path`.
+    /// Appends each face's views (levelled on its eyes, framed as FER2013, the card's test-time
+    /// augmentation, normalised as the card says) to `inputs`, one model input after another.
+    pub fn crop_inputs(&self, grey: &Mat, found: &[Face], inputs: &mut Vec<f32>) -> Result<()> {
+        let tta = self.card.model.test_time;
+        for face in found {
+            let (pixels, w, h) = faces::face_crop(grey, face, &FER2013_FRAMING)?;
+            for (view, w, h) in tta.views(&pixels, w, h) {
+                let start = inputs.len();
+                inputs.resize(start + self.prep.input_len(), 0.0);
+                self.prep.write_input(&view, w, h, &mut inputs[start..]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the model on a batch of faces' views (as [`Self::crop_inputs`] lays them out) and
+    /// averages each face's views; refuses a model whose probabilities are not finite, naming
+    /// `model_path`.
     pub fn classify(
         &self,
         inputs: Vec<f32>,
@@ -100,32 +116,8 @@ impl Analyser {
                 model_path.display()
             );
         }
-        Ok(flat
-            .chunks(Emotion::COUNT)
-            .map(|c| {
-                let mut p = [0.0; Emotion::COUNT];
-                p.copy_from_slice(c);
-                p
-            })
-            .collect())
+        Ok(self.card.model.test_time.mean_of_views(&flat))
     }
-}
-
-/// Appends each face's crop (levelled on its eyes, framed as FER2013, normalised as the card
-/// says) to `inputs`, one model input after another.
-pub fn crop_inputs(
-    prep: &Preprocessing,
-    grey: &Mat,
-    found: &[Face],
-    inputs: &mut Vec<f32>,
-) -> Result<()> {
-    for face in found {
-        let (pixels, w, h) = faces::face_crop(grey, face, &FER2013_FRAMING)?;
-        let start = inputs.len();
-        inputs.resize(start + prep.input_len(), 0.0);
-        prep.write_input(&pixels, w, h, &mut inputs[start..]);
-    }
-    Ok(())
 }
 
 /// One detector per rayon worker (OpenCV's own pool is off so it does not contend with ours):

@@ -5,6 +5,7 @@
 use super::{FaceRecord, InferResult};
 use crate::artifacts;
 use crate::emotion::{Emotion, Mood};
+use crate::fer::evaluate::Tta;
 use crate::report::html::{escape, Page};
 use crate::report::plots::{self, Series, PALETTE};
 use anyhow::Result;
@@ -400,10 +401,17 @@ fn provenance_section(page: &mut Page, result: &InferResult) {
             vec![
                 "model".into(),
                 format!(
-                    "{} ({}, PrivateTest accuracy {:.2} %, weights sha256 {})",
+                    "{} ({}, PrivateTest accuracy {:.2} %{}, weights sha256 {})",
                     p.model_card,
                     p.model_name,
                     100.0 * p.model_private_test_accuracy,
+                    match p.model_test_time {
+                        Tta::None => String::new(),
+                        tta => format!(
+                            " reading each face with test-time augmentation {}",
+                            tta.name()
+                        ),
+                    },
                     &p.model_weights_sha256[..12]
                 ),
             ],
