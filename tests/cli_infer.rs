@@ -497,3 +497,41 @@ fn a_cards_test_time_augmentation_is_how_infer_reads_each_face() {
     let html = std::fs::read_to_string(report_dir(&r).join("index.html")).unwrap();
     assert!(html.contains("test-time augmentation flip"));
 }
+
+/// `bench-fer --model` counts faces, not images, for a card with test-time augmentation.
+#[test]
+fn bench_fer_counts_each_faces_views() {
+    use workbench::fer::evaluate::Tta;
+    let dir = tempfile::tempdir().unwrap();
+    let card = with_test_time(Tta::TenCrop, dir.path());
+    let out = run(&[
+        "bench-fer",
+        "--arch",
+        "none",
+        "--model",
+        s(&card),
+        "--train-batches",
+        "0",
+        "--infer-seconds",
+        "0.05",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &v[0];
+    assert_eq!(r["views_per_face"], 10);
+    assert!(r["model"].as_str().unwrap().contains("TTA ten_crop"));
+    let at_16 = r["infer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["batch"] == 16)
+        .unwrap()["img_per_s"]
+        .as_f64()
+        .unwrap();
+    let faces = r["faces_per_s_batch16"].as_f64().unwrap();
+    assert!(
+        (faces * 10.0 - at_16).abs() < 1e-6 * at_16,
+        "{faces} {at_16}"
+    );
+}

@@ -3,10 +3,12 @@
 //! Inputs are random: speed does not depend on what the pixels show. Inference is timed at
 //! batch 1 (one face, what `infer` does on a short clip), 16 and 64, as images per second and as
 //! milliseconds per batch (the latency a caller waits), with BatchNorms folded as `infer` runs
-//! the network ([`InferenceNet`]).
+//! the network ([`InferenceNet`]). A card's test-time augmentation multiplies the images per
+//! face; the last column counts faces.
 
 use crate::backend::Backend;
 use crate::fer::card;
+use crate::fer::evaluate::Tta;
 use crate::fer::inference::InferenceNet;
 use crate::fer::model::{FaceModel, FerNet, ModelConfig};
 use anyhow::Result;
@@ -35,6 +37,10 @@ pub struct BenchResult {
     pub parameters: usize,
     pub train_img_per_s_batch64: Option<f64>,
     pub infer: Vec<InferSpeed>,
+    /// The card's test-time augmentation: each face is read as this many images.
+    pub views_per_face: usize,
+    /// Faces per second at batch 16 (what `infer` batches), test-time views included.
+    pub faces_per_s_batch16: f64,
     pub backend: String,
 }
 
@@ -117,8 +123,12 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
         .collect();
     if let Some(path) = &options.card {
         let (card, model) = card::load_model(path, &device)?;
+        let recipe = match card.model.test_time {
+            Tta::None => String::new(),
+            tta => format!(", TTA {}", tta.name()),
+        };
         runs.push((
-            format!("{} (card)", card.name),
+            format!("{} (card{recipe})", card.name),
             card.model.clone(),
             Some(model),
         ));
@@ -130,16 +140,24 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
         let side = config.input_size;
         // Inference is timed as `infer` runs it: BatchNorms folded.
         let inference = InferenceNet::fold(&model.valid());
+        let infer: Vec<InferSpeed> = INFER_BATCHES
+            .iter()
+            .map(|&n| infer_speed(&inference, n, side, options.infer_seconds, &device))
+            .collect();
+        let views_per_face = config.test_time.view_count();
+        let at_16 = infer
+            .iter()
+            .find(|s| s.batch == 16)
+            .map_or(0.0, |s| s.img_per_s);
         let result = BenchResult {
             model: name,
             input_size: side,
             parameters: model.parameter_count(),
             train_img_per_s_batch64: (options.train_batches > 0)
                 .then(|| train_rate(&config, options.train_batches, &device)),
-            infer: INFER_BATCHES
-                .iter()
-                .map(|&n| infer_speed(&inference, n, side, options.infer_seconds, &device))
-                .collect(),
+            infer,
+            views_per_face,
+            faces_per_s_batch16: at_16 / views_per_face as f64,
             backend: options.backend.describe(),
         };
         results.push(result);
@@ -149,16 +167,16 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<BenchResult>> {
 
 pub fn table(results: &[BenchResult]) -> String {
     let mut s = format!(
-        "{:<28} {:>5} {:>10} {:>14}",
+        "{:<36} {:>5} {:>10} {:>14}",
         "model", "input", "params", "train img/s@64"
     );
     for n in INFER_BATCHES {
         s += &format!(" {:>19}", format!("infer@{n} img/s (ms)"));
     }
-    s += "\n";
+    s += &format!(" {:>16}\n", "faces/s@16 (TTA)");
     for r in results {
         s += &format!(
-            "{:<28} {:>5} {:>10} {:>14}",
+            "{:<36} {:>5} {:>10} {:>14}",
             r.model,
             r.input_size,
             r.parameters,
@@ -171,7 +189,10 @@ pub fn table(results: &[BenchResult]) -> String {
                 format!("{:.1} ({:.2})", speed.img_per_s, speed.ms_per_batch)
             );
         }
-        s += "\n";
+        s += &format!(
+            " {:>16}\n",
+            format!("{:.1} ({}×)", r.faces_per_s_batch16, r.views_per_face)
+        );
     }
     if let Some(r) = results.first() {
         s += &format!("backend: {}\n", r.backend);
