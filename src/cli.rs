@@ -483,11 +483,18 @@ pub struct EnsembleFerArgs {
     /// (`eval-fer --split PublicTest --tta` compares them) before PrivateTest is measured.
     #[arg(long, value_enum, default_value_t = Tta::None)]
     pub tta: Tta,
-    /// FER2013 CSV or image folders to measure it on (default: the first member's training data,
-    /// if present).
+    #[command(flatten)]
+    pub publish: PublishArgs,
+}
+
+/// What `ensemble-fer` and `average-fer` share: the data the model is measured on and where it goes.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// FER2013 CSV or image folders to measure the model on: the file its members or run were
+    /// trained on (default: the first member's training data, or the run's, if present).
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
-    /// Faces per forward pass.
+    /// Faces per forward pass when measuring.
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub batch_size: usize,
     /// Replace an existing model of that name (the old files are kept under
@@ -516,18 +523,8 @@ pub struct AverageFerArgs {
     /// (`eval-fer --split PublicTest --tta` compares them) before PrivateTest is measured. Default: the run's own.
     #[arg(long, value_enum)]
     pub tta: Option<Tta>,
-    /// FER2013 CSV or image folders: the file the run trained on (default: as train-fer finds it).
-    #[arg(long, value_name = "PATH")]
-    pub data: Option<PathBuf>,
-    /// Faces per forward pass when measuring.
-    #[arg(long, default_value_t = 256, value_name = "N")]
-    pub batch_size: usize,
-    /// Replace an existing model of that name (the old files are kept under
-    /// <models-dir>/replaced/).
-    #[arg(long)]
-    pub force: bool,
     #[command(flatten)]
-    pub common: Common,
+    pub publish: PublishArgs,
 }
 
 /// A network `bench-fer` can time with fresh weights.

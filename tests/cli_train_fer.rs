@@ -348,60 +348,52 @@ fn tensors_by_path(net: &workbench::fer::model::FerNet) -> Vec<(String, Vec<f32>
     all.found
 }
 
-/// `average-fer` on the run's last three epochs: the card names them (with their digests),
-/// every weight is their mean while the BatchNorm statistics were measured anew, eval-fer
-/// reproduces the card, and bad requests are refused before any work.
-#[test]
-fn average_fer_makes_the_mean_of_the_last_epochs_and_eval_fer_reproduces_it() {
-    let Some(t) = trained() else { return };
-    let (models, reports) = (t.dir.join("models-average"), t.dir.join("reports-average"));
-    let average = |extra: &[&str]| {
-        let mut args = vec![
-            "average-fer",
-            "--run",
-            s(&t.run_dir),
-            "--data",
-            s(&t.sample),
-            "--models-dir",
-            s(&models),
-            "--reports-dir",
-            s(&reports),
-        ];
-        args.extend(extra);
-        run(&args)
-    };
-    let out = average(&["--last", "3"]);
+/// `eval-fer` on `card` (its own test-time recipe) prints the card's accuracy for `split`.
+fn assert_eval_fer_reproduces(card_path: &Path, split: &str, sample: &Path, reports: &Path) {
+    let card = ModelCard::read(card_path).unwrap();
+    let out = run(&[
+        "eval-fer",
+        "--model",
+        s(card_path),
+        "--data",
+        s(sample),
+        "--split",
+        split,
+        "--reports-dir",
+        s(reports),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
-    let card_path = models.join("sample-swa.json");
-    let card = ModelCard::read(&card_path).unwrap();
-    let source = card.training.averaged_from.clone().expect("averaged_from");
-    assert_eq!(source.epochs, vec![EPOCHS - 2, EPOCHS - 1, EPOCHS]);
-    let snapshot_paths: Vec<PathBuf> = source
-        .epochs
-        .iter()
-        .map(|e| t.run_dir.join(format!("checkpoint/model-e{e:03}.bpk")))
-        .collect();
-    for (path, digest) in snapshot_paths.iter().zip(&source.weights_sha256) {
-        assert_eq!(&workbench::artifacts::sha256_file(path).unwrap(), digest);
-    }
-    assert_eq!(card.training.epochs_run, EPOCHS);
+    let m = &card.metrics;
+    let expected = if split == "PublicTest" {
+        &m.public_test
+    } else {
+        &m.private_test
+    };
+    let accuracy = format!("accuracy {:.2} %", 100.0 * expected.accuracy);
+    assert!(text(&out).contains(&accuracy), "{accuracy}\n{}", text(&out));
+    let recipe = format!("test-time augmentation: {}", card.model.test_time.name());
+    assert!(text(&out).contains(&recipe), "{recipe}\n{}", text(&out));
+}
 
+/// Every weight of `averaged` is the mean of the `epochs`' weights, and its BatchNorm statistics
+/// were measured anew (they differ from the mean of the epochs').
+fn assert_is_the_mean_of(averaged: &Path, epochs: &[PathBuf]) {
     let device = burn::prelude::Device::flex();
-    let (_, averaged) = card::load_model(&card_path, &device).unwrap();
-    let snapshots: Vec<_> = snapshot_paths
+    let (card, averaged) = card::load_model(averaged, &device).unwrap();
+    let epochs: Vec<_> = epochs
         .iter()
         .map(|p| tensors_by_path(&card::load_weights(&card.model, p, &device).unwrap()))
         .collect();
     let (mut weights, mut statistics_moved) = (0, 0);
     for (i, (path, values)) in tensors_by_path(&averaged).into_iter().enumerate() {
-        let mean: Vec<f32> = (0..values.len())
-            .map(|j| snapshots.iter().map(|s| s[i].1[j]).sum::<f32>() / 3.0)
-            .collect();
-        assert_eq!(path, snapshots[0][i].0);
+        assert_eq!(path, epochs[0][i].0);
         let off = values
             .iter()
-            .zip(&mean)
-            .map(|(v, m)| (v - m).abs())
+            .enumerate()
+            .map(|(j, v)| {
+                let mean = epochs.iter().map(|e| e[i].1[j]).sum::<f32>() / epochs.len() as f32;
+                (v - mean).abs()
+            })
             .fold(0.0f32, f32::max);
         if path.ends_with("running_mean") || path.ends_with("running_var") {
             statistics_moved += usize::from(off > 1e-4);
@@ -414,31 +406,46 @@ fn average_fer_makes_the_mean_of_the_last_epochs_and_eval_fer_reproduces_it() {
         weights > 20 && statistics_moved > 5,
         "{weights} {statistics_moved}"
     );
+}
 
-    let eval = run(&[
-        "eval-fer",
-        "--model",
-        s(&card_path),
-        "--data",
-        s(&t.sample),
-        "--split",
-        "PublicTest",
-        "--reports-dir",
-        s(&reports),
-    ]);
-    assert!(eval.status.success(), "{}", text(&eval));
-    let accuracy = format!(
-        "accuracy {:.2} %",
-        100.0 * card.metrics.public_test.accuracy
-    );
-    assert!(
-        text(&eval).contains(&accuracy),
-        "{accuracy}\n{}",
-        text(&eval)
-    );
+/// `average-fer` on the run's last three epochs: the card names them (with their digests),
+/// every weight is their mean while the BatchNorm statistics were measured anew, eval-fer
+/// reproduces the card (also with the mirror as its test-time recipe), and bad requests are
+/// refused before any work.
+#[test]
+fn average_fer_makes_the_mean_of_the_last_epochs_and_eval_fer_reproduces_it() {
+    let Some(t) = trained() else { return };
+    let (models, reports) = (t.dir.join("models-average"), t.dir.join("reports-average"));
+    let average = |extra: &[&str]| {
+        let mut args = vec![
+            "average-fer",
+            "--run",
+            s(&t.run_dir),
+            "--data",
+            s(&t.sample),
+        ];
+        args.extend(["--models-dir", s(&models), "--reports-dir", s(&reports)]);
+        args.extend(extra);
+        run(&args)
+    };
+    let out = average(&["--last", "3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let card_path = models.join("sample-swa.json");
+    let card = ModelCard::read(&card_path).unwrap();
+    let source = card.training.averaged_from.clone().expect("averaged_from");
+    assert_eq!(source.epochs, vec![EPOCHS - 2, EPOCHS - 1, EPOCHS]);
+    assert_eq!(card.training.epochs_run, EPOCHS);
+    let epochs: Vec<PathBuf> = source
+        .epochs
+        .iter()
+        .map(|e| t.run_dir.join(format!("checkpoint/model-e{e:03}.bpk")))
+        .collect();
+    for (path, digest) in epochs.iter().zip(&source.weights_sha256) {
+        assert_eq!(&workbench::artifacts::sha256_file(path).unwrap(), digest);
+    }
+    assert_is_the_mean_of(&card_path, &epochs);
+    assert_eval_fer_reproduces(&card_path, "PublicTest", &t.sample, &reports);
 
-    // With the mirror as test-time augmentation: the card says so, its figures are measured
-    // that way, and eval-fer reads with the card's own recipe by default.
     let out = average(&["--last", "3", "--tta", "flip", "--name", "sample-swa-flip"]);
     assert!(out.status.success(), "{}", text(&out));
     let flip_path = models.join("sample-swa-flip.json");
@@ -446,28 +453,7 @@ fn average_fer_makes_the_mean_of_the_last_epochs_and_eval_fer_reproduces_it() {
     assert_eq!(flip.model.test_time, Tta::Flip);
     assert_eq!(flip.metrics.public_test.tta, Tta::Flip);
     assert_eq!(flip.metrics.private_test.tta, Tta::Flip);
-    let eval = run(&[
-        "eval-fer",
-        "--model",
-        s(&flip_path),
-        "--data",
-        s(&t.sample),
-        "--split",
-        "PrivateTest",
-        "--reports-dir",
-        s(&reports),
-    ]);
-    assert!(eval.status.success(), "{}", text(&eval));
-    let accuracy = format!(
-        "accuracy {:.2} %",
-        100.0 * flip.metrics.private_test.accuracy
-    );
-    assert!(
-        text(&eval).contains(&accuracy),
-        "{accuracy}\n{}",
-        text(&eval)
-    );
-    assert!(text(&eval).contains("flip"), "{}", text(&eval));
+    assert_eval_fer_reproduces(&flip_path, "PrivateTest", &t.sample, &reports);
 
     let before = std::fs::read(&card_path).unwrap();
     let again = average(&["--last", "3"]);

@@ -3,21 +3,16 @@ use anyhow::Result;
 use workbench::fer::average;
 
 pub fn run(args: AverageFerArgs) -> Result<()> {
+    let reports_dir = &args.publish.common.reports_dir;
     let outcome = average::average(&average::AverageOptions {
-        run: average::resolve_run(&args.run, &args.common.reports_dir),
+        run: average::resolve_run(&args.run, reports_dir),
         last: args.last,
         name: args.name,
         test_time: args.tta,
-        data: args.data,
-        models_dir: args.common.models_dir,
-        reports_dir: args.common.reports_dir,
-        batch_size: args.batch_size,
-        backend: args.common.backend,
-        skip_bad_rows: args.common.skip_bad_rows,
-        force: args.force,
-        command: super::command_line(),
+        publish: super::publish_options(args.publish),
     })?;
-    let source = outcome
+    let made = &outcome.made;
+    let source = made
         .card
         .training
         .averaged_from
@@ -29,23 +24,10 @@ pub fn run(args: AverageFerArgs) -> Result<()> {
             source.run_id
         );
     }
-    for eval in &outcome.evals {
-        println!(
-            "{} — mean of epochs {:?} of {}:\n{}",
-            eval.split,
-            source.epochs,
-            source.run_id,
-            eval.metrics.table()
-        );
+    let what = format!("mean of epochs {:?} of {}", source.epochs, source.run_id);
+    for eval in &made.evals {
+        println!("{} — {what}:\n{}", eval.split, eval.metrics.table());
     }
-    super::print_replaced(&outcome.replaced);
-    let m = &outcome.card.metrics;
-    println!(
-        "PublicTest {:.2} %, PrivateTest {:.2} %\nmodel card: {}\nreport: {}",
-        100.0 * m.public_test.accuracy,
-        100.0 * m.private_test.accuracy,
-        outcome.card_path.display(),
-        outcome.report.display()
-    );
+    super::print_made(made, &what);
     Ok(())
 }

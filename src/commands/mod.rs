@@ -34,3 +34,34 @@ pub fn print_replaced(replaced: &[(std::path::PathBuf, std::path::PathBuf)]) {
         );
     }
 }
+
+/// The settings `ensemble-fer` and `average-fer` share, from their arguments.
+pub fn publish_options(args: crate::cli::PublishArgs) -> workbench::fer::publish::PublishOptions {
+    workbench::fer::publish::PublishOptions {
+        data: args.data,
+        models_dir: args.common.models_dir,
+        reports_dir: args.common.reports_dir,
+        batch_size: args.batch_size,
+        backend: args.common.backend,
+        skip_bad_rows: args.common.skip_bad_rows,
+        force: args.force,
+        command: command_line(),
+    }
+}
+
+/// What a made model (`ensemble-fer`, `average-fer`) scored and where it went.
+pub fn print_made(made: &workbench::fer::publish::Made, what: &str) {
+    print_replaced(&made.published.replaced);
+    let m = &made.card.metrics;
+    println!(
+        "{what}: PublicTest {:.2} %, PrivateTest {:.2} %{}\nmodel card: {}\nreport: {}",
+        100.0 * m.public_test.accuracy,
+        100.0 * m.private_test.accuracy,
+        match made.card.model.test_time {
+            workbench::fer::evaluate::Tta::None => String::new(),
+            tta => format!(" (test-time augmentation {})", tta.name()),
+        },
+        made.published.card_path.display(),
+        made.published.report.display()
+    );
+}

@@ -6,15 +6,14 @@
 //! (where shipping it is decided) and PrivateTest, and exported like a trained model.
 
 use crate::artifacts;
-use crate::backend::Backend;
 use crate::fer::card::{
     self, AveragedFrom, CardMetrics, EvalSummary, ModelCard, TrainingProvenance,
 };
-use crate::fer::config::{is_model_name, Experiment};
+use crate::fer::config::Experiment;
 use crate::fer::data::{FaceSet, Split};
 use crate::fer::evaluate::Tta;
 use crate::fer::model::{FerNet, ModelConfig};
-use crate::fer::publish::{self, Derivation, TestSplits};
+use crate::fer::publish::{self, Derivation, Made, PublishOptions, TestSplits};
 use crate::fer::run_report::EvalRecord;
 use crate::fer::train::{self, RunData, Snapshots};
 use crate::progress;
@@ -35,24 +34,11 @@ pub struct AverageOptions {
     pub name: Option<String>,
     /// Test-time augmentation of the model (default: the run's own).
     pub test_time: Option<Tta>,
-    pub data: Option<PathBuf>,
-    pub models_dir: PathBuf,
-    pub reports_dir: PathBuf,
-    pub batch_size: usize,
-    pub backend: Backend,
-    pub skip_bad_rows: bool,
-    /// Replace an existing model of that name (kept under `models/replaced/`).
-    pub force: bool,
-    pub command: String,
+    pub publish: PublishOptions,
 }
 
 pub struct AverageOutcome {
-    pub card_path: PathBuf,
-    pub card: ModelCard,
-    pub replaced: Vec<(PathBuf, PathBuf)>,
-    pub report: PathBuf,
-    /// PublicTest then PrivateTest.
-    pub evals: Vec<EvalRecord>,
+    pub made: Made,
     /// The source run was still training (its last epochs so far were averaged).
     pub run_unfinished: bool,
 }
@@ -70,7 +56,7 @@ pub fn average(o: &AverageOptions) -> Result<AverageOutcome> {
     let name = check_options(o, &snapshots.experiment)?;
     let mut config = snapshots.experiment.model.clone();
     config.test_time = o.test_time.unwrap_or(config.test_time);
-    let plain = o.backend.device()?;
+    let plain = o.publish.backend.device()?;
     let data = read_run_data(o, &snapshots)?;
     let averaged = mean_weights(load_snapshots(&snapshots, &plain)?);
     let averaged = reestimate_batch_norm(averaged, &snapshots.experiment, &data.training, &plain);
@@ -82,39 +68,34 @@ pub fn average(o: &AverageOptions) -> Result<AverageOutcome> {
             private_test: &data.private_test,
             source: &data.source,
         },
-        o.batch_size,
+        o.publish.batch_size,
         &plain,
-        &o.command,
+        &o.publish.command,
     );
-    let (run_id, run_dir) = artifacts::reserve_run_dir(&o.reports_dir.join("fer"), &name)?;
+    let (run_id, run_dir) = artifacts::reserve_run_dir(&o.publish.reports_dir.join("fer"), &name)?;
     let source = averaged_from(&snapshots)?;
     let described = description(&snapshots, &source);
     let provenance = provenance(o, &snapshots, source, &run_id, started);
-    let made = Made {
+    let averaged_model = Averaged {
         net: &averaged,
         config,
         data: &data,
         evals: &evals,
     };
-    let mut card = average_card(&name, &snapshots, made, provenance);
-    let published = publish::publish(
+    let card = average_card(&name, &snapshots, averaged_model, provenance);
+    let made = publish::publish(
         &averaged,
-        &mut card,
-        &o.models_dir,
-        o.force,
+        card,
+        &o.publish,
         Derivation {
             run_dir: &run_dir,
             description: &described,
-            evals: &evals,
+            evals,
             data_sha256: &data.source.sha256,
         },
     )?;
     Ok(AverageOutcome {
-        card_path: published.card_path,
-        card,
-        replaced: published.replaced,
-        report: published.report,
-        evals,
+        made,
         run_unfinished: !snapshots.finished,
     })
 }
@@ -125,21 +106,16 @@ fn check_options(o: &AverageOptions, experiment: &Experiment) -> Result<String> 
         .name
         .clone()
         .unwrap_or_else(|| format!("{}-swa", experiment.name));
-    if !is_model_name(&name) {
-        bail!("--name {name:?}: use letters, digits, '-' and '_' (it becomes a file name)");
-    }
-    if o.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
-    artifacts::check_replaceable(&card::export_paths(&o.models_dir, &name), o.force)?;
+    o.publish.check(&name)?;
     Ok(name)
 }
 
 /// The run's data (its subsets, if it used any), refused if it is not the file the run trained on.
 fn read_run_data(o: &AverageOptions, snapshots: &Snapshots) -> Result<RunData> {
     let experiment = &snapshots.experiment;
-    let path = train::resolve_data_path(o.data.as_deref(), experiment.data.path.as_deref())?;
-    let data = train::load_run_data(&path, experiment, o.skip_bad_rows)?;
+    let path =
+        train::resolve_data_path(o.publish.data.as_deref(), experiment.data.path.as_deref())?;
+    let data = train::load_run_data(&path, experiment, o.publish.skip_bad_rows)?;
     if data.source.sha256 != snapshots.data_sha256 {
         bail!(
             "{}: not the data run {} trained on (sha256 {} vs {}); its BatchNorm statistics and measurements need that file",
@@ -303,11 +279,11 @@ fn provenance(
         epochs_run: snapshots.epochs_done,
         // The source run's training and this average: what the model cost to make.
         wall_time_s: snapshots.wall_time_s + started.elapsed().as_secs_f64(),
-        backend: o.backend.describe(),
+        backend: o.publish.backend.describe(),
         git_commit: train::provenance_commit(&snapshots.git_commit, &artifacts::git_commit()),
         workbench_version: env!("CARGO_PKG_VERSION").into(),
         created: artifacts::utc_rfc3339(),
-        command: o.command.clone(),
+        command: o.publish.command.clone(),
         init_from: None,
         members: Vec::new(),
         averaged_from: Some(source),
@@ -315,7 +291,7 @@ fn provenance(
 }
 
 /// The averaged network, its settings, and what it was measured on.
-struct Made<'a> {
+struct Averaged<'a> {
     net: &'a FerNet,
     config: ModelConfig,
     data: &'a RunData,
@@ -325,15 +301,15 @@ struct Made<'a> {
 fn average_card(
     name: &str,
     snapshots: &Snapshots,
-    made: Made<'_>,
+    averaged: Averaged<'_>,
     provenance: TrainingProvenance,
 ) -> ModelCard {
-    let Made {
+    let Averaged {
         net,
         config,
         data,
         evals,
-    } = made;
+    } = averaged;
     ModelCard::new(
         name,
         config,

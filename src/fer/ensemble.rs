@@ -4,16 +4,14 @@
 //! PublicTest (where the choice to ship it is made) and PrivateTest, measured here.
 
 use crate::artifacts;
-use crate::backend::Backend;
 use crate::fer::card::{
     self, CardMetrics, DataSpec, EvalSummary, InitSource, ModelCard, TrainingProvenance,
 };
-use crate::fer::config::is_model_name;
 use crate::fer::data::{Fer2013, Split};
 use crate::fer::eval_fer::read_with_spinner;
 use crate::fer::evaluate::Tta;
 use crate::fer::model::{Arch, FerNet, ModelConfig};
-use crate::fer::publish::{self, Derivation, TestSplits};
+use crate::fer::publish::{self, Derivation, Made, PublishOptions, TestSplits};
 use crate::fer::run_report::EvalRecord;
 use crate::fer::train::resolve_data_path;
 use anyhow::{bail, Result};
@@ -27,25 +25,7 @@ pub struct EnsembleOptions {
     pub name: String,
     /// Test-time augmentation around the whole vote.
     pub test_time: Tta,
-    pub data: Option<PathBuf>,
-    pub models_dir: PathBuf,
-    pub reports_dir: PathBuf,
-    pub batch_size: usize,
-    pub backend: Backend,
-    pub skip_bad_rows: bool,
-    /// Replace an existing model of that name (kept under `models/replaced/`).
-    pub force: bool,
-    pub command: String,
-}
-
-pub struct EnsembleOutcome {
-    pub card_path: PathBuf,
-    pub card: ModelCard,
-    /// (old path, where it was kept) for each file a `--force` export replaced.
-    pub replaced: Vec<(PathBuf, PathBuf)>,
-    pub report: PathBuf,
-    /// PublicTest then PrivateTest.
-    pub evals: Vec<EvalRecord>,
+    pub publish: PublishOptions,
 }
 
 fn check_options(o: &EnsembleOptions) -> Result<()> {
@@ -55,17 +35,7 @@ fn check_options(o: &EnsembleOptions) -> Result<()> {
             o.members.len()
         );
     }
-    if !is_model_name(&o.name) {
-        bail!(
-            "--name {:?}: use letters, digits, '-' and '_' (it becomes a file name)",
-            o.name
-        );
-    }
-    if o.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
-    artifacts::check_replaceable(&card::export_paths(&o.models_dir, &o.name), o.force)?;
-    Ok(())
+    o.publish.check(&o.name)
 }
 
 /// The TOML that describes the ensemble, saved in the card and the run directory.
@@ -82,35 +52,28 @@ fn description(o: &EnsembleOptions) -> String {
     )
 }
 
-pub fn assemble(o: &EnsembleOptions) -> Result<EnsembleOutcome> {
+pub fn assemble(o: &EnsembleOptions) -> Result<Made> {
     check_options(o)?;
     let started = std::time::Instant::now();
-    let device = o.backend.device()?;
+    let device = o.publish.backend.device()?;
     let members = load_members(o, &device)?;
     let (fer, data_path) = read_data(o, &members.cards)?;
     let evals = measure(o, &members, &fer, &data_path, &device)?;
-    let (run_id, run_dir) = artifacts::reserve_run_dir(&o.reports_dir.join("fer"), &o.name)?;
+    let (run_id, run_dir) =
+        artifacts::reserve_run_dir(&o.publish.reports_dir.join("fer"), &o.name)?;
     let described = description(o);
-    let mut card = ensemble_card(o, &members, &fer, &evals, &run_id, started);
-    let published = publish::publish(
+    let card = ensemble_card(o, &members, &fer, &evals, &run_id, started);
+    publish::publish(
         &members.model,
-        &mut card,
-        &o.models_dir,
-        o.force,
+        card,
+        &o.publish,
         Derivation {
             run_dir: &run_dir,
             description: &described,
-            evals: &evals,
+            evals,
             data_sha256: &fer.source.sha256,
         },
-    )?;
-    Ok(EnsembleOutcome {
-        card_path: published.card_path,
-        card,
-        replaced: published.replaced,
-        report: published.report,
-        evals,
-    })
+    )
 }
 
 /// The members, read (card, weights) before any data or work, joined into one network.
@@ -159,10 +122,10 @@ fn load_members(o: &EnsembleOptions, device: &Device) -> Result<Members> {
 /// another file.
 fn read_data(o: &EnsembleOptions, cards: &[ModelCard]) -> Result<(Fer2013, PathBuf)> {
     let data_path = resolve_data_path(
-        o.data.as_deref(),
+        o.publish.data.as_deref(),
         Some(cards[0].data.source.path.as_path()).filter(|p| p.exists()),
     )?;
-    let fer = read_with_spinner(&data_path, o.skip_bad_rows)?;
+    let fer = read_with_spinner(&data_path, o.publish.skip_bad_rows)?;
     for (path, member) in o.members.iter().zip(cards) {
         if member.data.source.sha256 != fer.source.sha256 {
             eprintln!(
@@ -199,9 +162,9 @@ fn measure(
         &members.model,
         &members.config,
         &splits,
-        o.batch_size,
+        o.publish.batch_size,
         device,
-        &o.command,
+        &o.publish.command,
     ))
 }
 
@@ -236,11 +199,11 @@ fn ensemble_card(
             // The members' training time: what the ensemble cost to make.
             wall_time_s: cards.iter().map(|c| c.training.wall_time_s).sum::<f64>()
                 + started.elapsed().as_secs_f64(),
-            backend: o.backend.describe(),
+            backend: o.publish.backend.describe(),
             git_commit: artifacts::git_commit(),
             workbench_version: env!("CARGO_PKG_VERSION").into(),
             created: artifacts::utc_rfc3339(),
-            command: o.command.clone(),
+            command: o.publish.command.clone(),
             init_from: None,
             members: members.sources.clone(),
             averaged_from: None,

@@ -4,15 +4,57 @@
 //! from trained ones without training (`ensemble-fer`, `average-fer`) also publish this way.
 
 use crate::artifacts;
+use crate::backend::Backend;
 use crate::fer::card::{self, ModelCard};
+use crate::fer::config::is_model_name;
 use crate::fer::data::{DataSource, FaceSet, Split};
 use crate::fer::evaluate;
 use crate::fer::model::{FerNet, ModelConfig};
 use crate::fer::run_report::{self, EvalRecord};
 use crate::fer::train::save_record;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use burn::prelude::Device;
 use std::path::{Path, PathBuf};
+
+/// Where and how a model made from trained ones (`ensemble-fer`, `average-fer`) is measured and
+/// published: the settings those commands share.
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    /// FER2013 to measure on (default: as each command finds it).
+    pub data: Option<PathBuf>,
+    pub models_dir: PathBuf,
+    pub reports_dir: PathBuf,
+    /// Faces per forward pass when measuring.
+    pub batch_size: usize,
+    pub backend: Backend,
+    pub skip_bad_rows: bool,
+    /// Replace an existing model of that name (kept under `models/replaced/`).
+    pub force: bool,
+    /// The command line, recorded in the card.
+    pub command: String,
+}
+
+impl PublishOptions {
+    /// Checked before any work: the name becomes a file name, a batch holds a face, and an
+    /// existing model of that name is replaced only with `force`.
+    pub fn check(&self, name: &str) -> Result<()> {
+        if !is_model_name(name) {
+            bail!("--name {name:?}: use letters, digits, '-' and '_' (it becomes a file name)");
+        }
+        if self.batch_size == 0 {
+            bail!("--batch-size must be at least 1");
+        }
+        artifacts::check_replaceable(&card::export_paths(&self.models_dir, name), self.force)?;
+        Ok(())
+    }
+}
+
+/// A published model: its card, where it went, and its PublicTest then PrivateTest records.
+pub struct Made {
+    pub card: ModelCard,
+    pub published: Published,
+    pub evals: Vec<EvalRecord>,
+}
 
 /// The faces a model is measured on, and where they came from.
 pub struct TestSplits<'a> {
@@ -59,34 +101,35 @@ pub struct Published {
 pub struct Derivation<'a> {
     pub run_dir: &'a Path,
     pub description: &'a str,
-    pub evals: &'a [EvalRecord],
+    pub evals: Vec<EvalRecord>,
     pub data_sha256: &'a str,
 }
 
-/// Exports `model` with `card` (weights first, then the card that names them; refused over an
+/// Exports `model` with `card` (sealed here; weights first, then the card that names them; refused over an
 /// existing model unless `force`), then builds the run directory aside and renames it in place.
 /// On failure the empty reservation is removed and nothing half-written stays.
 pub fn publish(
     model: &FerNet,
-    card: &mut ModelCard,
-    models_dir: &Path,
-    force: bool,
+    mut card: ModelCard,
+    options: &PublishOptions,
     derivation: Derivation<'_>,
-) -> Result<Published> {
+) -> Result<Made> {
     let Derivation {
         run_dir,
         description,
         evals,
         data_sha256,
     } = derivation;
-    let exported =
-        card::export(models_dir, card, force, |to| save_record(model, to)).inspect_err(|_| {
-            let _ = std::fs::remove_dir(run_dir);
-        })?;
+    let exported = card::export(&options.models_dir, &mut card, options.force, |to| {
+        save_record(model, to)
+    })
+    .inspect_err(|_| {
+        let _ = std::fs::remove_dir(run_dir);
+    })?;
     let card_path = exported.card_path.clone();
     artifacts::write_dir_atomic(run_dir, |tmp: &Path| -> Result<()> {
         artifacts::write_atomic(&tmp.join("config.toml"), description.as_bytes())?;
-        for eval in evals {
+        for eval in &evals {
             let eval = EvalRecord {
                 model_card: card_path.display().to_string(),
                 ..eval.clone()
@@ -96,9 +139,14 @@ pub fn publish(
         Ok(())
     })?;
     run_report::write_index(run_dir, data_sha256)?;
-    Ok(Published {
+    let published = Published {
         card_path,
         replaced: exported.replaced,
         report: run_dir.join("index.html"),
+    };
+    Ok(Made {
+        card,
+        published,
+        evals,
     })
 }
