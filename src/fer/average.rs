@@ -72,8 +72,9 @@ pub fn average(o: &AverageOptions) -> Result<AverageOutcome> {
         &plain,
         &o.publish.command,
     );
-    let (run_id, run_dir) = artifacts::reserve_run_dir(&o.publish.reports_dir.join("fer"), &name)?;
     let source = averaged_from(&snapshots)?;
+    // Reserved last: nothing fallible comes between it and `publish`, which cleans up after itself.
+    let (run_id, run_dir) = artifacts::reserve_run_dir(&o.publish.reports_dir.join("fer"), &name)?;
     let described = description(&snapshots, &source);
     let provenance = provenance(o, &snapshots, source, &run_id, started);
     let averaged_model = Averaged {
