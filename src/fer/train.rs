@@ -136,6 +136,25 @@ impl RunPaths {
     fn config(&self) -> PathBuf {
         self.dir.join("config.toml")
     }
+    /// The run id: the directory's name.
+    fn run_id(&self) -> String {
+        self.dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    }
+    /// The checkpoint state the run's last epoch left.
+    fn read_state(&self) -> Result<CheckpointState> {
+        let text = std::fs::read_to_string(self.state()).with_context(|| {
+            format!(
+                "{}: not a train-fer run with checkpoints",
+                self.dir.display()
+            )
+        })?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{}: unreadable checkpoint state", self.state().display()))
+    }
 }
 
 /// The faces a run trains and selects on, after the optional class-balanced subset.
@@ -261,10 +280,9 @@ fn find_resumable_run(reports_dir: &Path, name: &str) -> Result<PathBuf> {
         .filter(|p| {
             p.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
-                && std::fs::read_to_string(RunPaths::new(p.clone()).state())
-                    .ok()
-                    .and_then(|text| serde_json::from_str::<CheckpointState>(&text).ok())
-                    .is_some_and(|state| !state.finished)
+                && RunPaths::new(p.clone())
+                    .read_state()
+                    .is_ok_and(|state| !state.finished)
         })
         .collect();
     candidates.sort();
@@ -487,16 +505,11 @@ fn start_or_resume(
     paths: RunPaths,
     resuming: bool,
 ) -> Result<Run> {
-    let run_id = paths
-        .dir
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
+    let run_id = paths.run_id();
     let data_path = resolve_data_path(options.data.as_deref(), experiment.data.path.as_deref())?;
     let data = load_run_data(&data_path, &experiment, options.skip_bad_rows)?;
     let mut state = if resuming {
-        let state = read_state(&paths, &data, &data_path, &run_id, options)?;
+        let state = state_to_resume(&paths, &data, &data_path, &run_id, options)?;
         check_model_free(options, &experiment)?;
         state
     } else {
@@ -548,16 +561,14 @@ fn start_or_resume(
 }
 
 /// The checkpoint state of a run being resumed, checked against the data given now.
-fn read_state(
+fn state_to_resume(
     paths: &RunPaths,
     data: &RunData,
     data_path: &Path,
     run_id: &str,
     options: &TrainOptions,
 ) -> Result<CheckpointState> {
-    let text = std::fs::read_to_string(paths.state())?;
-    let state: CheckpointState = serde_json::from_str(&text)
-        .with_context(|| format!("{}: unreadable checkpoint state", paths.state().display()))?;
+    let state = paths.read_state()?;
     if state.data_sha256 != data.source.sha256 {
         bail!(
             "{}: the data differs from the run's (sha256 {} vs {}); resume with the same file",
@@ -772,14 +783,7 @@ pub fn snapshots(run_dir: &Path, count: usize) -> Result<Snapshots> {
         bail!("--last {count}: average 2 to {KEPT_SNAPSHOTS} epochs (a run keeps the weights of its last {KEPT_SNAPSHOTS})");
     }
     let paths = RunPaths::new(run_dir.to_path_buf());
-    let text = std::fs::read_to_string(paths.state()).with_context(|| {
-        format!(
-            "{}: not a train-fer run with checkpoints",
-            run_dir.display()
-        )
-    })?;
-    let state: CheckpointState = serde_json::from_str(&text)
-        .with_context(|| format!("{}: unreadable checkpoint state", paths.state().display()))?;
+    let state = paths.read_state()?;
     if state.epochs_done < count {
         bail!(
             "{}: the run has {} epochs, fewer than the {count} to average",
@@ -798,11 +802,7 @@ pub fn snapshots(run_dir: &Path, count: usize) -> Result<Snapshots> {
     }
     Ok(Snapshots {
         experiment: Experiment::load(&paths.config())?,
-        run_id: run_dir
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned(),
+        run_id: paths.run_id(),
         epochs,
         epochs_done: state.epochs_done,
         finished: state.finished,
