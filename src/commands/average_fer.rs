@@ -25,9 +25,6 @@ pub fn run(args: AverageFerArgs) -> Result<()> {
         );
     }
     let what = format!("mean of epochs {:?} of {}", source.epochs, source.run_id);
-    for eval in &made.evals {
-        println!("{} — {what}:\n{}", eval.split, eval.metrics.table());
-    }
     super::print_made(made, &what);
     Ok(())
 }

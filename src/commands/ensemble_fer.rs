@@ -10,13 +10,6 @@ pub fn run(args: EnsembleFerArgs) -> Result<()> {
         publish: super::publish_options(args.publish),
     })?;
     let members = made.card.training.members.len();
-    for eval in &made.evals {
-        println!(
-            "{} — ensemble of {members}:\n{}",
-            eval.split,
-            eval.metrics.table()
-        );
-    }
     super::print_made(&made, &format!("ensemble of {members}"));
     Ok(())
 }

@@ -49,8 +49,12 @@ pub fn publish_options(args: crate::cli::PublishArgs) -> workbench::fer::publish
     }
 }
 
-/// What a made model (`ensemble-fer`, `average-fer`) scored and where it went.
+/// What a made model (`ensemble-fer`, `average-fer`; `what` says which) scored, split by split,
+/// and where it went.
 pub fn print_made(made: &workbench::fer::publish::Made, what: &str) {
+    for eval in &made.evals {
+        println!("{} — {what}:\n{}", eval.split, eval.metrics.table());
+    }
     print_replaced(&made.published.replaced);
     let m = &made.card.metrics;
     println!(

@@ -73,10 +73,8 @@ pub fn average(o: &AverageOptions) -> Result<AverageOutcome> {
         &o.publish.command,
     );
     let source = averaged_from(&snapshots)?;
-    // Reserved last: nothing fallible comes between it and `publish`, which cleans up after itself.
-    let (run_id, run_dir) = artifacts::reserve_run_dir(&o.publish.reports_dir.join("fer"), &name)?;
     let described = description(&snapshots, &source);
-    let provenance = provenance(o, &snapshots, source, &run_id, started);
+    let provenance = provenance(o, &snapshots, source, started);
     let averaged_model = Averaged {
         net: &averaged,
         config,
@@ -89,7 +87,6 @@ pub fn average(o: &AverageOptions) -> Result<AverageOutcome> {
         card,
         &o.publish,
         Derivation {
-            run_dir: &run_dir,
             description: &described,
             evals,
             data_sha256: &data.source.sha256,
@@ -267,12 +264,12 @@ fn provenance(
     o: &AverageOptions,
     snapshots: &Snapshots,
     source: AveragedFrom,
-    run_id: &str,
     started: Instant,
 ) -> TrainingProvenance {
     let experiment = &snapshots.experiment;
     TrainingProvenance {
-        run_id: run_id.into(),
+        // Set by `publish`, which reserves the run directory.
+        run_id: String::new(),
         // The experiment itself, so `eval-fer` finds the data it names.
         config: experiment.to_toml(),
         seed: experiment.seed,

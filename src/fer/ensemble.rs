@@ -59,16 +59,13 @@ pub fn assemble(o: &EnsembleOptions) -> Result<Made> {
     let members = load_members(o, &device)?;
     let (fer, data_path) = read_data(o, &members.cards)?;
     let evals = measure(o, &members, &fer, &data_path, &device)?;
-    let (run_id, run_dir) =
-        artifacts::reserve_run_dir(&o.publish.reports_dir.join("fer"), &o.name)?;
     let described = description(o);
-    let card = ensemble_card(o, &members, &fer, &evals, &run_id, started);
+    let card = ensemble_card(o, &members, &fer, &evals, started);
     publish::publish(
         &members.model,
         card,
         &o.publish,
         Derivation {
-            run_dir: &run_dir,
             description: &described,
             evals,
             data_sha256: &fer.source.sha256,
@@ -174,7 +171,6 @@ fn ensemble_card(
     members: &Members,
     fer: &Fer2013,
     evals: &[EvalRecord],
-    run_id: &str,
     started: std::time::Instant,
 ) -> ModelCard {
     let cards = &members.cards;
@@ -191,7 +187,8 @@ fn ensemble_card(
         },
         DataSpec::of(fer, None),
         TrainingProvenance {
-            run_id: run_id.into(),
+            // Set by `publish`, which reserves the run directory.
+            run_id: String::new(),
             config: description(o),
             seed: 0,
             epochs_planned: 0,

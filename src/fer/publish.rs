@@ -95,19 +95,19 @@ pub struct Published {
     pub report: PathBuf,
 }
 
-/// What a model made without training is published with: its run directory (reserved with
-/// [`artifacts::reserve_run_dir`], its id already in the card), the description of how it was
-/// made (`config.toml` of the run) and its measurements.
+/// What a model made without training is published with: the description of how it was made
+/// (`config.toml` of its run directory) and its measurements.
 pub struct Derivation<'a> {
-    pub run_dir: &'a Path,
     pub description: &'a str,
     pub evals: Vec<EvalRecord>,
     pub data_sha256: &'a str,
 }
 
-/// Exports `model` with `card` (sealed here; weights first, then the card that names them; refused over an
-/// existing model unless `force`), then builds the run directory aside and renames it in place.
-/// On failure the empty reservation is removed and nothing half-written stays.
+/// Reserves the model's run directory `reports/fer/<name>-<stamp>` (its id goes into the card),
+/// exports `model` with `card` (sealed here; weights first, then the card that names them;
+/// refused over an existing model unless `force`), then builds the run directory aside and
+/// renames it in place. On failure the empty reservation is removed and nothing half-written
+/// stays.
 pub fn publish(
     model: &FerNet,
     mut card: ModelCard,
@@ -115,19 +115,21 @@ pub fn publish(
     derivation: Derivation<'_>,
 ) -> Result<Made> {
     let Derivation {
-        run_dir,
         description,
         evals,
         data_sha256,
     } = derivation;
+    let (run_id, run_dir) =
+        artifacts::reserve_run_dir(&options.reports_dir.join("fer"), &card.name)?;
+    card.training.run_id = run_id;
     let exported = card::export(&options.models_dir, &mut card, options.force, |to| {
         save_record(model, to)
     })
     .inspect_err(|_| {
-        let _ = std::fs::remove_dir(run_dir);
+        let _ = std::fs::remove_dir(&run_dir);
     })?;
     let card_path = exported.card_path.clone();
-    artifacts::write_dir_atomic(run_dir, |tmp: &Path| -> Result<()> {
+    artifacts::write_dir_atomic(&run_dir, |tmp: &Path| -> Result<()> {
         artifacts::write_atomic(&tmp.join("config.toml"), description.as_bytes())?;
         for eval in &evals {
             let eval = EvalRecord {
@@ -138,7 +140,7 @@ pub fn publish(
         }
         Ok(())
     })?;
-    run_report::write_index(run_dir, data_sha256)?;
+    run_report::write_index(&run_dir, data_sha256)?;
     let published = Published {
         card_path,
         replaced: exported.replaced,
