@@ -42,6 +42,12 @@ pub enum Command {
     /// export models/<name>.bpk with its card and reports/fer/<name>-<stamp>/.
     #[command(name = "average-fer")]
     AverageFer(AverageFerArgs),
+    /// Publish a trained model's weights, unchanged, as a new model that reads every face with a
+    /// test-time recipe (mirror or ten crops): measured on PublicTest and PrivateTest with it,
+    /// exported as models/<name>.bpk with its card (which `infer` follows) and
+    /// reports/fer/<name>-<stamp>/.
+    #[command(name = "tta-fer")]
+    TtaFer(TtaFerArgs),
     /// Measure training and inference speed (img/s) of the FER networks on this machine.
     #[command(name = "bench-fer")]
     BenchFer(BenchFerArgs),
@@ -487,11 +493,11 @@ pub struct EnsembleFerArgs {
     pub publish: PublishArgs,
 }
 
-/// What `ensemble-fer` and `average-fer` share: the data the model is measured on and where it goes.
+/// What `ensemble-fer`, `average-fer` and `tta-fer` share: the data the model is measured on and where it goes.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// FER2013 CSV or image folders to measure the model on: the file its members or run were
-    /// trained on (default: the first member's training data, or the run's, if present).
+    /// FER2013 CSV or image folders to measure the model on: the file its members, run or source
+    /// model were trained on (default: that file, if present).
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
     /// Faces per forward pass when measuring.
@@ -523,6 +529,23 @@ pub struct AverageFerArgs {
     /// (`eval-fer --split PublicTest --tta` compares them) before PrivateTest is measured. Default: the run's own.
     #[arg(long, value_enum)]
     pub tta: Option<Tta>,
+    #[command(flatten)]
+    pub publish: PublishArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TtaFerArgs {
+    /// The trained model's card.
+    #[arg(long, value_name = "JSON")]
+    pub model: PathBuf,
+    /// Name of the new model: its files are <models-dir>/<name>.bpk and <name>.json.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// The test-time recipe: the face with its mirror image, ten crops, or the face as it is.
+    /// Choose it on PublicTest (`eval-fer --split PublicTest --tta` compares them) before
+    /// PrivateTest is measured.
+    #[arg(long, value_enum)]
+    pub tta: Tta,
     #[command(flatten)]
     pub publish: PublishArgs,
 }

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::EvalFer(args) => commands::eval_fer::run(args),
         Command::EnsembleFer(args) => commands::ensemble_fer::run(args),
         Command::AverageFer(args) => commands::average_fer::run(args),
+        Command::TtaFer(args) => commands::tta_fer::run(args),
         Command::BenchFer(args) => commands::bench_fer::run(args),
         Command::MeasureFraming(args) => commands::measure_framing::run(args),
         Command::Cluster(args) => commands::cluster::run(args),

@@ -127,14 +127,9 @@ fn a_model_joined_with_itself_scores_as_the_model() {
     let card = ModelCard::read(&dir.path().join("models/twice.json")).unwrap();
     let fer = data::load(&data_path, LoadOptions::default()).unwrap();
     let alone = probabilities_of(Path::new(CYCLE_2), &fer.public_test, 64);
-    let correct = alone
-        .iter()
-        .zip(fer.public_test.labels())
-        .filter(|(p, l)| workbench::fer::evaluate::argmax(&p[..]) == l.index())
-        .count();
     assert_eq!(
         card.metrics.public_test.accuracy,
-        correct as f64 / fer.public_test.len() as f64
+        accuracy_of(&alone, &fer.public_test)
     );
 }
 

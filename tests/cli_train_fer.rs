@@ -348,33 +348,6 @@ fn tensors_by_path(net: &workbench::fer::model::FerNet) -> Vec<(String, Vec<f32>
     all.found
 }
 
-/// `eval-fer` on `card` (its own test-time recipe) prints the card's accuracy for `split`.
-fn assert_eval_fer_reproduces(card_path: &Path, split: &str, sample: &Path, reports: &Path) {
-    let card = ModelCard::read(card_path).unwrap();
-    let out = run(&[
-        "eval-fer",
-        "--model",
-        s(card_path),
-        "--data",
-        s(sample),
-        "--split",
-        split,
-        "--reports-dir",
-        s(reports),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let m = &card.metrics;
-    let expected = if split == "PublicTest" {
-        &m.public_test
-    } else {
-        &m.private_test
-    };
-    let accuracy = format!("accuracy {:.2} %", 100.0 * expected.accuracy);
-    assert!(text(&out).contains(&accuracy), "{accuracy}\n{}", text(&out));
-    let recipe = format!("test-time augmentation: {}", card.model.test_time.name());
-    assert!(text(&out).contains(&recipe), "{recipe}\n{}", text(&out));
-}
-
 /// Every weight of `averaged` is the mean of the `epochs`' weights, and its BatchNorm statistics
 /// were measured anew (they differ from the mean of the epochs').
 fn assert_is_the_mean_of(averaged: &Path, epochs: &[PathBuf]) {

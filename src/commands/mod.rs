@@ -14,6 +14,7 @@ pub mod mood_labels;
 pub mod serve;
 pub mod spotify;
 pub mod train_fer;
+pub mod tta_fer;
 
 /// The command as typed, recorded in cards and reports so numbers can be reproduced.
 pub fn command_line() -> String {
@@ -35,7 +36,7 @@ pub fn print_replaced(replaced: &[(std::path::PathBuf, std::path::PathBuf)]) {
     }
 }
 
-/// The settings `ensemble-fer` and `average-fer` share, from their arguments.
+/// The settings `ensemble-fer`, `average-fer` and `tta-fer` share, from their arguments.
 pub fn publish_options(args: crate::cli::PublishArgs) -> workbench::fer::publish::PublishOptions {
     workbench::fer::publish::PublishOptions {
         data: args.data,
@@ -49,7 +50,7 @@ pub fn publish_options(args: crate::cli::PublishArgs) -> workbench::fer::publish
     }
 }
 
-/// What a made model (`ensemble-fer`, `average-fer`; `what` says which) scored, split by split,
+/// What a made model (`ensemble-fer`, `average-fer`, `tta-fer`; `what` says which) scored, split by split,
 /// and where it went.
 pub fn print_made(made: &workbench::fer::publish::Made, what: &str) {
     for eval in &made.evals {

@@ -83,7 +83,7 @@ pub fn average(o: &AverageOptions) -> Result<AverageOutcome> {
     };
     let card = average_card(&name, &snapshots, averaged_model, provenance);
     let made = publish::publish(
-        &averaged,
+        |to| train::save_record(&averaged, to),
         card,
         &o.publish,
         Derivation {
@@ -285,6 +285,7 @@ fn provenance(
         init_from: None,
         members: Vec::new(),
         averaged_from: Some(source),
+        same_weights_as: None,
     }
 }
 

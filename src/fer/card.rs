@@ -127,6 +127,10 @@ pub struct TrainingProvenance {
     /// A weight average's source epochs (`average-fer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub averaged_from: Option<AveragedFrom>,
+    /// The model whose weights these are, unchanged, when this one only reads faces with another
+    /// test-time recipe (`tta-fer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_weights_as: Option<InitSource>,
 }
 
 /// The run and epochs whose weights a model averages, and how its BatchNorm statistics were

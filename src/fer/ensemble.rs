@@ -8,15 +8,14 @@ use crate::fer::card::{
     self, CardMetrics, DataSpec, EvalSummary, InitSource, ModelCard, TrainingProvenance,
 };
 use crate::fer::data::{Fer2013, Split};
-use crate::fer::eval_fer::read_with_spinner;
 use crate::fer::evaluate::Tta;
 use crate::fer::model::{Arch, FerNet, ModelConfig};
 use crate::fer::publish::{self, Derivation, Made, PublishOptions, TestSplits};
 use crate::fer::run_report::EvalRecord;
-use crate::fer::train::resolve_data_path;
+use crate::fer::train::save_record;
 use anyhow::{bail, Result};
 use burn::prelude::Device;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
 pub struct EnsembleOptions {
@@ -57,12 +56,26 @@ pub fn assemble(o: &EnsembleOptions) -> Result<Made> {
     let started = std::time::Instant::now();
     let device = o.publish.backend.device()?;
     let members = load_members(o, &device)?;
-    let (fer, data_path) = read_data(o, &members.cards)?;
-    let evals = measure(o, &members, &fer, &data_path, &device)?;
+    let sources: Vec<_> = o
+        .members
+        .iter()
+        .map(PathBuf::as_path)
+        .zip(&members.cards)
+        .collect();
+    let fer = publish::read_measuring_data(&o.publish, &sources)?;
+    // PublicTest decides whether the ensemble is worth shipping; PrivateTest is measured once.
+    let evals = publish::measure_test_splits(
+        &members.model,
+        &members.config,
+        &TestSplits::of(&fer),
+        o.publish.batch_size,
+        &device,
+        &o.publish.command,
+    );
     let described = description(o);
     let card = ensemble_card(o, &members, &fer, &evals, started);
     publish::publish(
-        &members.model,
+        |to| save_record(&members.model, to),
         card,
         &o.publish,
         Derivation {
@@ -115,56 +128,6 @@ fn load_members(o: &EnsembleOptions, device: &Device) -> Result<Members> {
     })
 }
 
-/// FER2013 from --data or the first member's training file; a note for each member trained on
-/// another file.
-fn read_data(o: &EnsembleOptions, cards: &[ModelCard]) -> Result<(Fer2013, PathBuf)> {
-    let data_path = resolve_data_path(
-        o.publish.data.as_deref(),
-        Some(cards[0].data.source.path.as_path()).filter(|p| p.exists()),
-    )?;
-    let fer = read_with_spinner(&data_path, o.publish.skip_bad_rows)?;
-    for (path, member) in o.members.iter().zip(cards) {
-        if member.data.source.sha256 != fer.source.sha256 {
-            eprintln!(
-                "note: {} was trained on a file with sha256 {}, not {} (sha256 {})",
-                path.display(),
-                &member.data.source.sha256[..12.min(member.data.source.sha256.len())],
-                data_path.display(),
-                &fer.source.sha256[..12]
-            );
-        }
-    }
-    Ok((fer, data_path))
-}
-
-/// PublicTest decides whether the ensemble is worth shipping; PrivateTest is measured once.
-fn measure(
-    o: &EnsembleOptions,
-    members: &Members,
-    fer: &Fer2013,
-    data_path: &Path,
-    device: &Device,
-) -> Result<Vec<EvalRecord>> {
-    for split in [Split::PublicTest, Split::PrivateTest] {
-        if fer.split(split).is_empty() {
-            bail!("{}: the {split} split is empty", data_path.display());
-        }
-    }
-    let splits = TestSplits {
-        public_test: &fer.public_test,
-        private_test: &fer.private_test,
-        source: &fer.source,
-    };
-    Ok(publish::measure_test_splits(
-        &members.model,
-        &members.config,
-        &splits,
-        o.publish.batch_size,
-        device,
-        &o.publish.command,
-    ))
-}
-
 /// The ensemble's card: its members, its own metrics, and what it cost (the members' training).
 fn ensemble_card(
     o: &EnsembleOptions,
@@ -204,6 +167,7 @@ fn ensemble_card(
             init_from: None,
             members: members.sources.clone(),
             averaged_from: None,
+            same_weights_as: None,
         },
     )
 }

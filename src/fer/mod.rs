@@ -14,5 +14,6 @@ pub mod inference;
 pub mod model;
 pub mod preprocess;
 pub mod publish;
+pub mod recipe;
 pub mod run_report;
 pub mod train;

@@ -7,11 +7,12 @@ use crate::artifacts;
 use crate::backend::Backend;
 use crate::fer::card::{self, ModelCard};
 use crate::fer::config::is_model_name;
-use crate::fer::data::{DataSource, FaceSet, Split};
+use crate::fer::data::{DataSource, FaceSet, Fer2013, Split};
+use crate::fer::eval_fer::read_with_spinner;
 use crate::fer::evaluate;
 use crate::fer::model::{FerNet, ModelConfig};
 use crate::fer::run_report::{self, EvalRecord};
-use crate::fer::train::save_record;
+use crate::fer::train::resolve_data_path;
 use anyhow::{bail, Result};
 use burn::prelude::Device;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,48 @@ pub struct TestSplits<'a> {
     pub source: &'a DataSource,
 }
 
+/// The FER2013 file a model made from trained ones is measured on: `--data`, or else the file
+/// the first source model was trained on when it is still there. Both test splits must hold
+/// faces; a source model trained on another file gets a note.
+pub fn read_measuring_data(
+    options: &PublishOptions,
+    sources: &[(&Path, &ModelCard)],
+) -> Result<Fer2013> {
+    let trained_on = sources
+        .first()
+        .map(|(_, card)| card.data.source.path.as_path())
+        .filter(|p| p.exists());
+    let data_path = resolve_data_path(options.data.as_deref(), trained_on)?;
+    let fer = read_with_spinner(&data_path, options.skip_bad_rows)?;
+    for split in [Split::PublicTest, Split::PrivateTest] {
+        if fer.split(split).is_empty() {
+            bail!("{}: the {split} split is empty", data_path.display());
+        }
+    }
+    for (path, source) in sources {
+        if source.data.source.sha256 != fer.source.sha256 {
+            eprintln!(
+                "note: {} was trained on a file with sha256 {}, not {} (sha256 {})",
+                path.display(),
+                &source.data.source.sha256[..12.min(source.data.source.sha256.len())],
+                data_path.display(),
+                &fer.source.sha256[..12]
+            );
+        }
+    }
+    Ok(fer)
+}
+
+impl<'a> TestSplits<'a> {
+    pub fn of(fer: &'a Fer2013) -> Self {
+        TestSplits {
+            public_test: &fer.public_test,
+            private_test: &fer.private_test,
+            source: &fer.source,
+        }
+    }
+}
+
 /// PublicTest then PrivateTest metrics of `model`, read as `config` says (input and test-time
 /// augmentation), as records carrying `command`, the command line that reproduces them.
 pub fn measure_test_splits(
@@ -104,12 +147,12 @@ pub struct Derivation<'a> {
 }
 
 /// Reserves the model's run directory `reports/fer/<name>-<stamp>` (its id goes into the card),
-/// exports `model` with `card` (sealed here; weights first, then the card that names them;
-/// refused over an existing model unless `force`), then builds the run directory aside and
-/// renames it in place. On failure the empty reservation is removed and nothing half-written
-/// stays.
+/// exports the weights `write_weights` writes with `card` (sealed here; weights first, then the
+/// card that names them; refused over an existing model unless `force`), then builds the run
+/// directory aside and renames it in place. On failure the empty reservation is removed and
+/// nothing half-written stays.
 pub fn publish(
-    model: &FerNet,
+    write_weights: impl FnOnce(&Path) -> Result<()>,
     mut card: ModelCard,
     options: &PublishOptions,
     derivation: Derivation<'_>,
@@ -122,12 +165,10 @@ pub fn publish(
     let (run_id, run_dir) =
         artifacts::reserve_run_dir(&options.reports_dir.join("fer"), &card.name)?;
     card.training.run_id = run_id;
-    let exported = card::export(&options.models_dir, &mut card, options.force, |to| {
-        save_record(model, to)
-    })
-    .inspect_err(|_| {
-        let _ = std::fs::remove_dir(&run_dir);
-    })?;
+    let exported = card::export(&options.models_dir, &mut card, options.force, write_weights)
+        .inspect_err(|_| {
+            let _ = std::fs::remove_dir(&run_dir);
+        })?;
     let card_path = exported.card_path.clone();
     artifacts::write_dir_atomic(&run_dir, |tmp: &Path| -> Result<()> {
         artifacts::write_atomic(&tmp.join("config.toml"), description.as_bytes())?;

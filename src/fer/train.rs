@@ -436,6 +436,7 @@ fn model_card(
             init_from: state.init_from.clone(),
             members: Vec::new(),
             averaged_from: None,
+            same_weights_as: None,
         },
     )
 }

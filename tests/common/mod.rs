@@ -104,6 +104,16 @@ pub fn probabilities_of(
     faces: &FaceSet,
     batch_size: usize,
 ) -> Vec<[f32; Emotion::COUNT]> {
+    probabilities_with(card_path, faces, Tta::None, batch_size)
+}
+
+/// Like [`probabilities_of`], each face read with the test-time recipe `tta`.
+pub fn probabilities_with(
+    card_path: &Path,
+    faces: &FaceSet,
+    tta: Tta,
+    batch_size: usize,
+) -> Vec<[f32; Emotion::COUNT]> {
     let device = burn::prelude::Device::flex();
     let (card, model) = card::load_model(card_path, &device).unwrap();
     let bar = indicatif::ProgressBar::hidden();
@@ -111,11 +121,21 @@ pub fn probabilities_of(
         &model,
         faces,
         &card.model.preprocessing(),
-        Tta::None,
+        tta,
         batch_size,
         &device,
         &bar,
     )
+}
+
+/// The share of `faces` whose most probable class is their label.
+pub fn accuracy_of(probabilities: &[[f32; Emotion::COUNT]], faces: &FaceSet) -> f64 {
+    let correct = probabilities
+        .iter()
+        .zip(faces.labels())
+        .filter(|(p, l)| workbench::fer::evaluate::argmax(&p[..]) == l.index())
+        .count();
+    correct as f64 / faces.len() as f64
 }
 
 pub fn workbench() -> Command {
@@ -168,4 +188,31 @@ pub fn liked_song(
         features: Some(t.features.clone()),
         features_from: Some("test".into()),
     }
+}
+
+/// `eval-fer` on `card` (its own test-time recipe) prints the card's accuracy for `split`.
+pub fn assert_eval_fer_reproduces(card_path: &Path, split: &str, sample: &Path, reports: &Path) {
+    let card = card::ModelCard::read(card_path).unwrap();
+    let out = run(&[
+        "eval-fer",
+        "--model",
+        s(card_path),
+        "--data",
+        s(sample),
+        "--split",
+        split,
+        "--reports-dir",
+        s(reports),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let m = &card.metrics;
+    let expected = if split == "PublicTest" {
+        &m.public_test
+    } else {
+        &m.private_test
+    };
+    let accuracy = format!("accuracy {:.2} %", 100.0 * expected.accuracy);
+    assert!(text(&out).contains(&accuracy), "{accuracy}\n{}", text(&out));
+    let recipe = format!("test-time augmentation: {}", card.model.test_time.name());
+    assert!(text(&out).contains(&recipe), "{recipe}\n{}", text(&out));
 }
