@@ -456,7 +456,6 @@ fn with_test_time(tta: workbench::fer::evaluate::Tta, dir: &Path) -> PathBuf {
 #[test]
 fn a_cards_test_time_augmentation_is_how_infer_reads_each_face() {
     use workbench::backend::Backend;
-    use workbench::fer::card::DEFAULT_CARD;
     use workbench::fer::evaluate::Tta;
     use workbench::infer::pipeline::Analyser;
     use workbench::vision::faces::{self, DetectorParams};
@@ -464,12 +463,13 @@ fn a_cards_test_time_augmentation_is_how_infer_reads_each_face() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let flip_card = with_test_time(Tta::Flip, dir.path());
-    let load = |card: &Path| Analyser::load(card, Backend::Cpu, &DetectorParams::default());
-    let (plain, flip) = (
-        load(Path::new(DEFAULT_CARD)).unwrap(),
-        load(&flip_card).unwrap(),
+    // Both recipes made here, whichever the shipped card has.
+    let (plain_card, flip_card) = (
+        with_test_time(Tta::None, dir.path()),
+        with_test_time(Tta::Flip, dir.path()),
     );
+    let load = |card: &Path| Analyser::load(card, Backend::Cpu, &DetectorParams::default());
+    let (plain, flip) = (load(&plain_card).unwrap(), load(&flip_card).unwrap());
     let frame = opencv::imgcodecs::imread(&multi, opencv::imgcodecs::IMREAD_COLOR).unwrap();
     let grey = faces::to_grey(&frame).unwrap();
     let found = flip.detectors.with(|d| d.detect(&grey)).unwrap();

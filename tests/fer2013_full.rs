@@ -46,7 +46,8 @@ fn the_real_fer2013_has_the_published_splits_and_classes() {
 }
 
 /// The "done when": `eval-fer --model models/fer-default.json --split PrivateTest`
-/// reproduces the card's accuracy: the same number of faces right, the same macro-F1.
+/// reproduces the card's accuracy, with the card's test-time recipe: the same number of faces
+/// right, the same macro-F1.
 #[test]
 fn the_shipped_model_scores_what_its_card_says_on_private_test() {
     let Some(fer) = fer2013() else { return };
@@ -56,7 +57,8 @@ fn the_shipped_model_scores_what_its_card_says_on_private_test() {
         card.data.source.sha256, fer.source.sha256,
         "the card was measured on this file"
     );
-    let probs = probabilities_of(&card_path, &fer.private_test, 256);
+    // Read with the card's own test-time recipe, as eval-fer and infer read it.
+    let probs = probabilities_with(&card_path, &fer.private_test, card.model.test_time, 256);
     let measured = Metrics::from_predictions(fer.private_test.labels(), &probs);
     let claimed = &card.metrics.private_test;
     assert_eq!(measured.n, claimed.n);
