@@ -1,7 +1,8 @@
 //! The end every FER model comes to: measured on PublicTest (where shipping it is decided) and
 //! PrivateTest (reported, never chosen on), then published as a sealed card and weights under
 //! `models/` with its report under `reports/fer/`. `train-fer` measures this way; the models made
-//! from trained ones without training (`ensemble-fer`, `average-fer`) also publish this way.
+//! from trained ones without training (`ensemble-fer`, `average-fer`, `tta-fer`) also publish
+//! this way.
 
 use crate::artifacts;
 use crate::backend::Backend;
@@ -17,8 +18,8 @@ use anyhow::{bail, Result};
 use burn::prelude::Device;
 use std::path::{Path, PathBuf};
 
-/// Where and how a model made from trained ones (`ensemble-fer`, `average-fer`) is measured and
-/// published: the settings those commands share.
+/// Where and how a model made from trained ones (`ensemble-fer`, `average-fer`, `tta-fer`) is
+/// measured and published: the settings those commands share.
 #[derive(Debug, Clone)]
 pub struct PublishOptions {
     /// FER2013 to measure on (default: as each command finds it).
