@@ -185,6 +185,11 @@ fn a_killed_and_resumed_run_equals_an_uninterrupted_one() {
         "{}",
         text(&out)
     );
+    // The machine is lost: only the parked resume point (committed to the repository) is left.
+    park_and_lose(
+        &t.dir.join("reports/fer/killed"),
+        &t.dir.join("parked/killed"),
+    );
     let out = train(&t.dir, &t.config, &t.sample, "killed", &["--resume"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -227,6 +232,34 @@ fn a_killed_and_resumed_run_equals_an_uninterrupted_one() {
         "{}",
         text(&out)
     );
+    // Nor is a parked resume point restored over the epochs that came after it.
+    let run_dir = t.dir.join("reports/fer/killed");
+    let out = park_run(&[Path::new("restore"), &t.dir.join("parked/killed"), &run_dir]);
+    assert!(
+        !out.status.success() && text(&out).contains("more than"),
+        "{}",
+        text(&out)
+    );
+    assert!(run_dir.join("checkpoint/best.bpk").is_file());
+}
+
+/// `scripts/park-run.sh` with `args`.
+fn park_run(args: &[&Path]) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/park-run.sh");
+    std::process::Command::new(script)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `park-run.sh save`, the run folder deleted, then `restore`: what a run that outlives its
+/// machine goes through.
+fn park_and_lose(run_dir: &Path, parked: &Path) {
+    let out = park_run(&[Path::new("save"), run_dir, parked]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::remove_dir_all(run_dir).unwrap();
+    let out = park_run(&[Path::new("restore"), parked, run_dir]);
+    assert!(out.status.success(), "{}", text(&out));
 }
 
 #[test]
