@@ -2,11 +2,13 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+#[cfg(feature = "vision")]
 use workbench::affect::Strategy;
 use workbench::backend::Backend;
 use workbench::fer::data::Split;
 use workbench::fer::evaluate::Tta;
 use workbench::tracks::scale::Scaling;
+#[cfg(feature = "vision")]
 use workbench::vision::faces::DetectorKind;
 
 #[derive(Debug, Parser)]
@@ -54,6 +56,7 @@ pub enum Command {
     /// Measure where the face detector puts its box on FER2013 faces (upscaled 4x): the framing
     /// `infer` uses to crop faces the way FER2013 frames them (src/fer/preprocess.rs).
     #[command(name = "measure-framing")]
+    #[cfg(feature = "vision")]
     MeasureFraming(MeasureFramingArgs),
     /// Cluster songs by Spotify audio features into mood playlists: sweep k with evidence
     /// (elbow, silhouette, Calinski-Harabasz, Davies-Bouldin, stability), fit k, name each cluster
@@ -72,9 +75,11 @@ pub enum Command {
     /// emotions frame by frame, decide a mood with a confidence, recommend songs for it, and
     /// write reports/infer/<clip>-<run-id>/ (index.html, timeline, annotated GIF, frames.csv,
     /// result.json).
+    #[cfg(feature = "vision")]
     Infer(InferArgs),
     /// The local web app: live webcam → faces → mood → songs, clip upload → an infer report,
     /// every run's report, Spotify status. Binds 127.0.0.1 unless --host says otherwise.
+    #[cfg(feature = "vision")]
     Serve(ServeArgs),
     /// Optional Spotify account link (rspotify, PKCE): log in, import your liked songs with
     /// their audio features, keep six private mood playlists. Nothing else needs it.
@@ -149,6 +154,7 @@ pub struct SpotifyPlaylistsArgs {
     pub dry_run: bool,
 }
 
+#[cfg(feature = "vision")]
 /// Where `infer` takes its songs from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SongSource {
@@ -158,6 +164,7 @@ pub enum SongSource {
     Liked,
 }
 
+#[cfg(feature = "vision")]
 #[derive(Debug, Args)]
 pub struct InferArgs {
     /// The clip or image to read; several, or folders (their clip and image files, sorted),
@@ -315,6 +322,7 @@ pub struct ClusterArgs {
     pub model: Option<PathBuf>,
 }
 
+#[cfg(feature = "vision")]
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on. Anything but loopback exposes the camera analysis to the network
@@ -462,6 +470,7 @@ pub struct EvalFerArgs {
     pub common: Common,
 }
 
+#[cfg(feature = "vision")]
 #[derive(Debug, Args)]
 pub struct MeasureFramingArgs {
     /// FER2013 CSV (.csv or .csv.gz) or image folders.

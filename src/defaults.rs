@@ -99,6 +99,7 @@ pub fn yunet(flag: Option<&Path>) -> std::io::Result<Resolved> {
 
 /// The model file of `kind`: YuNet's looked for as the other defaults are, a cascade's from
 /// the flag or OpenCV's data directory.
+#[cfg(feature = "vision")]
 pub fn detector_model(
     kind: crate::vision::faces::DetectorKind,
     flag: Option<&Path>,

@@ -27,11 +27,14 @@ pub mod backend;
 pub mod defaults;
 pub mod emotion;
 pub mod fer;
+#[cfg(feature = "vision")]
 pub mod infer;
 pub mod progress;
 pub mod report;
 pub mod rng;
+#[cfg(feature = "vision")]
 pub mod serve;
 pub mod spotify;
 pub mod tracks;
+#[cfg(feature = "vision")]
 pub mod vision;

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     init_logs();
+    #[cfg(feature = "vision")]
     limit_image_decoding();
     keep_freed_memory();
     let result = match Cli::parse().command {
@@ -19,11 +20,14 @@ fn main() -> ExitCode {
         Command::AverageFer(args) => commands::average_fer::run(args),
         Command::TtaFer(args) => commands::tta_fer::run(args),
         Command::BenchFer(args) => commands::bench_fer::run(args),
+        #[cfg(feature = "vision")]
         Command::MeasureFraming(args) => commands::measure_framing::run(args),
         Command::Cluster(args) => commands::cluster::run(args),
         Command::MoodLabels(args) => commands::mood_labels::run(args),
         Command::BenchCluster(args) => commands::bench_cluster::run(args),
+        #[cfg(feature = "vision")]
         Command::Infer(args) => commands::infer::run(args),
+        #[cfg(feature = "vision")]
         Command::Serve(args) => commands::serve::run(args),
         Command::Spotify(command) => commands::spotify::run(command),
     };
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
 
 /// OpenCV decodes stills of up to 2^30 pixels by default (gigabytes of memory); ours stop at
 /// the limit the workbench states for stills, also for formats it cannot pre-check.
+#[cfg(feature = "vision")]
 fn limit_image_decoding() {
     const VAR: &str = "OPENCV_IO_MAX_IMAGE_PIXELS";
     if std::env::var_os(VAR).is_none() {

@@ -8,9 +8,12 @@ pub mod bench_fer;
 pub mod cluster;
 pub mod ensemble_fer;
 pub mod eval_fer;
+#[cfg(feature = "vision")]
 pub mod infer;
+#[cfg(feature = "vision")]
 pub mod measure_framing;
 pub mod mood_labels;
+#[cfg(feature = "vision")]
 pub mod serve;
 pub mod spotify;
 pub mod train_fer;

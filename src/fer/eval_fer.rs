@@ -4,13 +4,12 @@
 use crate::backend::Backend;
 use crate::fer::card;
 use crate::fer::config::Experiment;
-use crate::fer::data::{self, Fer2013, LoadOptions, Split};
+use crate::fer::data::{self, FaceSet, Fer2013, LoadOptions, Split};
 use crate::fer::evaluate::Metrics;
 use crate::fer::evaluate::{self, Tta};
 use crate::fer::run_report::{self, EvalRecord};
 use crate::fer::train::resolve_data_path;
 use crate::progress;
-use crate::vision::{faces::DetectorParams, framing};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -121,10 +120,10 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
     }
     run_report::write_index(&run_dir, &card.data.source.sha256)?;
     let through_detector = if options.through_detector {
-        let (seen, found) = framing::through_detector(faces, &DetectorParams::default())?;
+        let seen = through_detector(faces)?;
         let metrics = evaluate::measure(
             &model,
-            &seen,
+            &seen.0,
             &prep,
             card.model.test_time,
             options.batch_size,
@@ -133,7 +132,7 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
         );
         Some(ThroughDetector {
             faces: faces.len(),
-            found,
+            found: seen.1,
             metrics,
         })
     } else {
@@ -146,4 +145,19 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
         data_path,
         data_note,
     })
+}
+
+/// The faces as `infer` crops them, and how many the detector found.
+#[cfg(feature = "vision")]
+fn through_detector(faces: &FaceSet) -> Result<(FaceSet, usize)> {
+    use crate::vision::{faces::DetectorParams, framing};
+    Ok(framing::through_detector(
+        faces,
+        &DetectorParams::default(),
+    )?)
+}
+
+#[cfg(not(feature = "vision"))]
+fn through_detector(_: &FaceSet) -> Result<(FaceSet, usize)> {
+    anyhow::bail!("--through-detector needs the face detector: this build has no `vision` feature")
 }
