@@ -10,6 +10,7 @@ usage (0 Training, 1 PublicTest, 2 PrivateTest), 48x48 pixels. A row the rebuilt
 not reproduce stops `pack` with its line number. Standard library only.
 """
 import gzip
+import os
 import sys
 
 HEADER = "emotion,pixels,Usage\n"
@@ -17,9 +18,9 @@ USAGES = ["Training", "PublicTest", "PrivateTest"]
 PIXELS = 48 * 48
 
 
-def pack(src, dst):
+def pack(src, out):
     opener = gzip.open if src.endswith(".gz") else open
-    with opener(src, "rt", newline="") as rows, open(dst, "wb") as out:
+    with opener(src, "rt", newline="") as rows:
         if rows.readline() != HEADER:
             sys.exit(f"{src}:1: not FER2013's header {HEADER!r}")
         for number, line in enumerate(rows, start=2):
@@ -36,8 +37,8 @@ def row_text(face):
     return f"{face[0]},{pixels},{USAGES[face[1]]}\n"
 
 
-def unpack(src, dst):
-    with open(src, "rb") as packed, open(dst, "w", newline="") as out:
+def unpack(src, out):
+    with open(src, "rb") as packed:
         out.write(HEADER)
         while face := packed.read(PIXELS + 2):
             if len(face) != PIXELS + 2:
@@ -45,7 +46,21 @@ def unpack(src, dst):
             out.write(row_text(face))
 
 
+def write_whole(dst, binary, fill):
+    """Writes `dst` through a temporary file, so a stopped run leaves nothing half-written."""
+    tmp = f"{dst}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "wb" if binary else "w", newline=None if binary else "") as out:
+            fill(out)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 4 or sys.argv[1] not in ("pack", "unpack"):
         sys.exit(__doc__)
-    {"pack": pack, "unpack": unpack}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    command, src, dst = sys.argv[1:]
+    fill = pack if command == "pack" else unpack
+    write_whole(dst, command == "pack", lambda out: fill(src, out))

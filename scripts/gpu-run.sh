@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # A FER training run on a borrowed GPU machine that has no Rust, no OpenCV and no network, and
-# takes at most 64 MiB of files per call: the workbench built here without `vision` and with
-# `wgpu` (Vulkan), FER2013 packed to 61 MB, both split over two calls of the machine.
+# takes at most 64 MiB of files per call, the repository included: the workbench built here
+# without `vision` and with `wgpu` (Vulkan), FER2013 packed to 61 MB, spread over a few calls.
 #
-#   here:    scripts/gpu-run.sh pack <fer2013.csv.gz>  # builds, packs into .gpu/a and .gpu/b
+#   here:    scripts/gpu-run.sh pack <fer2013.csv.gz>  # builds, packs into .gpu/a, .gpu/b, ...
 #   call 1:  scripts/gpu-run.sh stage <config> [quick] # carry .gl .gpu/a; smoke test
-#   call 2:  scripts/gpu-run.sh train <secs> <config> <run id>   # carry .gpu/b, at once
+#   call 2…: scripts/gpu-run.sh add                    # carry .gpu/b (then .gpu/c, ...)
+#   last:    scripts/gpu-run.sh train <secs> <config> <run id>   # carry the last .gpu folder
 #   here:    scripts/gpu-run.sh unpack <files dir> <runs dir>    # the run, resumable here
 #
-# Call 2 must come while the machine is still warm (its /tmp holds call 1's work). The run is
-# stopped after <secs> seconds if not done, and comes back as it stands: `train-fer --resume`
-# goes on with it on the CPU from its last epoch (same CSV, so the same data sha256).
+# Each call must come while the machine is still warm (its /tmp holds the calls' work; `pack`
+# says how many calls there are). The run is stopped after <secs> seconds if not done, and
+# comes back as it stands: `train-fer --resume` goes on with it on the CPU from its last epoch
+# (same CSV, so the same data sha256).
 # .gl holds the Vulkan loader and GL dispatch libraries the NVIDIA driver needs, as Debian .debs:
 # apt-get download libvulkan1 libglvnd0 libegl1 libgl1 libglx0 libgles2 libopengl0.
 set -euo pipefail
@@ -24,7 +26,7 @@ chunk=15m
 pack() {
     local data=$1
     [ -f "$data" ] || die "$data: no such file"
-    rm -rf "$root/.gpu" && mkdir -p "$root/.gpu/a" "$root/.gpu/b"
+    rm -rf "$root/.gpu" && mkdir -p "$root/.gpu/a"
     cargo build --release --locked --no-default-features --features wgpu
     strip -o "$root/.gpu/workbench" "$root/target/release/workbench"
     xz -T0 -6 "$root/.gpu/workbench" && mv "$root/.gpu/workbench.xz" "$root/.gpu/a/"
@@ -36,12 +38,26 @@ pack() {
         ($3 ~ /^PrivateTest/ && v++ < 64)' "$root/.gpu/fer2013.csv" | gzip >"$root/.gpu/a/sample.csv.gz"
     rm "$root/.gpu/fer2013.csv"
     xz -T0 -9e "$root/.gpu/fer.raw"
-    # 26 MiB go with the binary (22 MB) in call 1, the rest in call 2: each call takes 64 MiB
-    # with the repository (12 MB).
-    split -b 26M -d "$root/.gpu/fer.raw.xz" "$root/.gpu/fer.raw.xz."
-    mv "$root/.gpu/fer.raw.xz.00" "$root/.gpu/a/" && mv "$root"/.gpu/fer.raw.xz.* "$root/.gpu/b/"
+    split -b 4M -d -a 3 "$root/.gpu/fer.raw.xz" "$root/.gpu/fer.raw.xz."
     rm "$root/.gpu/fer.raw.xz"
-    du -sh "$root/.gpu/a" "$root/.gpu/b"
+    spread_chunks
+    du -sh "$root"/.gpu/*/
+}
+
+# Puts the data's chunks in .gpu/a, .gpu/b, ...: each call's folder, with the repository, under
+# the 64 MiB a call carries (1 MiB kept spare).
+spread_chunks() {
+    local repo room folder=a size
+    repo=$(cd "$root" && git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- | tail -n 1 | cut -f1)
+    room=$((63 * 1024 * 1024 - repo - $(du -cb "$root/.gl" | tail -n 1 | cut -f1)))
+    for f in "$root"/.gpu/fer.raw.xz.*; do
+        size=$(du -cb "$root/.gpu/$folder" | tail -n 1 | cut -f1)
+        if [ $((size + $(stat -c %s "$f"))) -gt "$room" ]; then
+            folder=$(echo "$folder" | tr 'a-y' 'b-z')
+            mkdir -p "$root/.gpu/$folder"
+        fi
+        mv "$f" "$root/.gpu/$folder/"
+    done
 }
 
 # The NVIDIA Vulkan driver's manifest, for the loader that .gl brings.
@@ -58,7 +74,8 @@ stage() {
     ldconfig
     vulkan_env
     xz -dc "$root/.gpu/a/workbench.xz" >"$work/workbench" && chmod +x "$work/workbench"
-    cp "$root/.gpu/a/fer.raw.xz.00" "$root/.gpu/a/fer2013.csv.sha256" "$work/"
+    cp "$root/.gpu/a/fer2013.csv.sha256" "$work/"
+    add
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
     "$work/workbench" --version
     [ "${2:-}" != quick ] || return 0
@@ -71,11 +88,19 @@ stage() {
         --models-dir "$work/smoke/models" || echo "gpu-run: train-fer on wgpu failed (exit $?)"
 }
 
+# Keeps the data chunks this call carried.
+add() {
+    [ -d "$work" ] || die "$work missing: this call came after the machine went back; stage again"
+    cp "$root"/.gpu/*/fer.raw.xz.* "$work/"
+    echo "gpu-run: $(ls "$work"/fer.raw.xz.* | wc -l) data chunks here"
+}
+
 train() {
     local secs=$1 config=$2 run_id=$3 started=$SECONDS
     [ -x "$work/workbench" ] || die "$work/workbench missing: call 2 came after the machine went back; stage again"
     vulkan_env
-    cat "$work/fer.raw.xz.00" "$root"/.gpu/b/fer.raw.xz.* | xz -dc >"$work/fer.raw"
+    add
+    cat "$work"/fer.raw.xz.* | xz -dc >"$work/fer.raw"
     python3 "$root/scripts/fer_pack.py" unpack "$work/fer.raw" "$work/fer2013.csv"
     echo "$(cat "$work/fer2013.csv.sha256")  $work/fer2013.csv" | sha256sum -c --quiet \
         || die "the rebuilt CSV is not the packed one"
@@ -111,9 +136,10 @@ unpack() {
 
 case "${1:-}" in
     pack) [ $# -eq 2 ] || die "usage: $0 pack <fer2013.csv.gz>"; pack "$2" ;;
+    add) add ;;
     stage) [ $# -ge 2 ] || die "usage: $0 stage <config> [quick]"; stage "$2" "${3:-}" ;;
     train) [ $# -eq 4 ] || die "usage: $0 train <secs> <config> <run id>"; train "$2" "$3" "$4" ;;
     bring-back) [ $# -eq 4 ] || die "usage: $0 bring-back <runs dir> <run id> <out dir>"; bring_back "$2" "$3" "$4" ;;
     unpack) [ $# -eq 3 ] || die "usage: $0 unpack <files dir> <runs dir>"; unpack "$2" "$3" ;;
-    *) die "usage: $0 pack|stage|train|unpack (see the top of this file)" ;;
+    *) die "usage: $0 pack|stage|add|train|unpack (see the top of this file)" ;;
 esac

@@ -36,13 +36,25 @@ fn sample(dir: &Path) -> Option<PathBuf> {
     Some(write_sample(fer2013()?, dir, 1, 40, 17))
 }
 
+/// The shipped card's own recipe, and one it does not read faces with.
+fn shipped_recipes() -> (Tta, Tta) {
+    let own = ModelCard::read(Path::new(SHIPPED)).unwrap().model.test_time;
+    let other = if own == Tta::Flip {
+        Tta::None
+    } else {
+        Tta::Flip
+    };
+    (own, other)
+}
+
 #[test]
 fn tta_fer_publishes_the_same_weights_read_with_the_recipe() {
     let dir = tempfile::tempdir().unwrap();
     let Some(data_path) = sample(dir.path()) else {
         return;
     };
-    let out = tta_fer(dir.path(), &data_path, SHIPPED, "flip", "mirrored");
+    let (own, other) = shipped_recipes();
+    let out = tta_fer(dir.path(), &data_path, SHIPPED, other.name(), "mirrored");
     assert!(out.status.success(), "{}", text(&out));
     let card_path = dir.path().join("models/mirrored.json");
     let (card, source) = (
@@ -62,23 +74,28 @@ fn tta_fer_publishes_the_same_weights_read_with_the_recipe() {
         (origin.card.as_str(), &origin.weights_sha256),
         (SHIPPED, &weights)
     );
-    assert_eq!(card.model.test_time, Tta::Flip);
+    assert_eq!(card.model.test_time, other);
     let mut config = card.model.clone();
     config.test_time = source.model.test_time;
     assert_eq!(config, source.model);
 
-    // Its numbers are the source's weights read with face and mirror (which this sample tells
-    // apart from the face alone), and eval-fer, following the card, gets them again.
+    // Its numbers are the source's weights read with the new recipe (which this sample tells
+    // apart from the card's own), and eval-fer, following the card, gets them again.
     let fer = data::load(&data_path, LoadOptions::default()).unwrap();
     let faces = &fer.public_test;
-    let mirrored = accuracy_of(
-        &probabilities_with(Path::new(SHIPPED), faces, Tta::Flip, 64),
-        faces,
+    let accuracy = |tta| {
+        accuracy_of(
+            &probabilities_with(Path::new(SHIPPED), faces, tta, 64),
+            faces,
+        )
+    };
+    let (with_other, with_own) = (accuracy(other), accuracy(own));
+    assert_ne!(
+        with_other, with_own,
+        "the sample cannot tell the recipes apart"
     );
-    let plain = accuracy_of(&probabilities_of(Path::new(SHIPPED), faces, 64), faces);
-    assert_ne!(mirrored, plain, "the sample cannot tell the recipes apart");
-    assert_eq!(card.metrics.public_test.accuracy, mirrored);
-    assert_eq!(card.metrics.public_test.tta, Tta::Flip);
+    assert_eq!(card.metrics.public_test.accuracy, with_other);
+    assert_eq!(card.metrics.public_test.tta, other);
     let reports = dir.path().join("reports");
     assert_eval_fer_reproduces(&card_path, "PrivateTest", &data_path, &reports);
 }
@@ -89,21 +106,22 @@ fn what_tta_fer_cannot_make_is_refused_before_anything_is_written() {
     let Some(data_path) = sample(dir.path()) else {
         return;
     };
-    let out = tta_fer(dir.path(), &data_path, SHIPPED, "none", "same");
+    let (own, other) = shipped_recipes();
+    let out = tta_fer(dir.path(), &data_path, SHIPPED, own.name(), "same");
     assert!(!out.status.success());
     assert!(text(&out).contains("already reads faces"), "{}", text(&out));
-    let out = tta_fer(dir.path(), &data_path, SHIPPED, "flip", "../up");
+    let out = tta_fer(dir.path(), &data_path, SHIPPED, other.name(), "../up");
     assert!(!out.status.success());
     assert!(text(&out).contains("--name"), "{}", text(&out));
     let missing = dir.path().join("nope.json");
-    let out = tta_fer(dir.path(), &data_path, s(&missing), "flip", "gone");
+    let out = tta_fer(dir.path(), &data_path, s(&missing), other.name(), "gone");
     assert!(!out.status.success());
     assert!(text(&out).contains("nope.json"), "{}", text(&out));
     assert!(!dir.path().join("models").exists(), "nothing written");
     assert!(!dir.path().join("reports").exists(), "nothing written");
 
     // An existing model of that name is kept unless --force.
-    let out = tta_fer(dir.path(), &data_path, SHIPPED, "flip", "mirrored");
+    let out = tta_fer(dir.path(), &data_path, SHIPPED, other.name(), "mirrored");
     assert!(out.status.success(), "{}", text(&out));
     let card_path = dir.path().join("models/mirrored.json");
     let before = std::fs::read(&card_path).unwrap();
