@@ -530,6 +530,12 @@ fn damaged_weights_and_edited_cards_are_refused() {
     fs::write(&weights, &original).unwrap();
     edit_card(&card, |v| {
         v["model"]["input_size"] = 64.into();
+        // An ensemble's members read what it reads (else the card is refused as inconsistent).
+        if let Some(members) = v["model"]["members"].as_array_mut() {
+            for member in members {
+                member["input_size"] = 64.into();
+            }
+        }
         v["input"]["shape"] = serde_json::json!([1, 1, 64, 64]);
         v["preprocessing"]["input_size"] = 64.into();
         v["preprocessing"]["resize"] = "grey face crop resized to 64x64".into();
