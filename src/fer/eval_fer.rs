@@ -120,10 +120,10 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
     }
     run_report::write_index(&run_dir, &card.data.source.sha256)?;
     let through_detector = if options.through_detector {
-        let seen = through_detector(faces)?;
+        let (seen, found) = through_detector(faces)?;
         let metrics = evaluate::measure(
             &model,
-            &seen.0,
+            &seen,
             &prep,
             card.model.test_time,
             options.batch_size,
@@ -132,7 +132,7 @@ pub fn eval(options: &EvalOptions) -> Result<EvalOutcome> {
         );
         Some(ThroughDetector {
             faces: faces.len(),
-            found: seen.1,
+            found,
             metrics,
         })
     } else {
