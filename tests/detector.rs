@@ -149,3 +149,46 @@ fn a_missing_or_broken_detector_model_is_named() {
         text(&out)
     );
 }
+
+/// `eval-fer --through-detector` puts real PrivateTest faces through the path `infer` crops
+/// with: the detector finds nearly all of them (3,520 of 3,589 on the whole split), and the
+/// accuracy over all faces counts each missed face as wrong.
+#[test]
+fn eval_fer_through_the_detector_counts_a_missed_face_as_wrong() {
+    let Some(fer) = fer2013() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sample = write_sample(fer, dir.path(), 1, 12, 23);
+    let faces = workbench::fer::data::load(&sample, Default::default())
+        .unwrap()
+        .private_test
+        .len();
+    let reports = dir.path().join("reports");
+    let out = run(&[
+        "eval-fer",
+        "--model",
+        "models/fer-mini-xception-c2.json",
+        "--data",
+        s(&sample),
+        "--split",
+        "PrivateTest",
+        "--through-detector",
+        "--reports-dir",
+        s(&reports),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("through the detector"))
+        .unwrap_or_else(|| panic!("{}", text(&out)));
+    // "... : N of M faces found; accuracy A % on those, B % on all (...)"
+    let numbers: Vec<f64> = line
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let tail = &numbers[numbers.len() - 5..];
+    let (found, seen, on_found, on_all) = (tail[0], tail[1], tail[2], tail[3]);
+    assert_eq!(seen as usize, faces, "{line}");
+    assert!(found <= seen && found >= 0.9 * seen, "{line}");
+    assert!((on_all - on_found * found / seen).abs() < 0.01, "{line}");
+}
