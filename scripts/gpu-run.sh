@@ -19,6 +19,8 @@ set -euo pipefail
 
 die() { echo "gpu-run: $*" >&2; exit 1; }
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/run-state.sh
+. "$root/scripts/run-state.sh"
 work=/tmp/gpu-run
 # The chunks that come back: at most 8 files of 16 MiB each.
 chunk=15m
@@ -97,7 +99,7 @@ add() {
 
 train() {
     local secs=$1 config=$2 run_id=$3 started=$SECONDS
-    [ -x "$work/workbench" ] || die "$work/workbench missing: call 2 came after the machine went back; stage again"
+    [ -x "$work/workbench" ] || die "$work/workbench missing: this call came after the machine went back; stage again"
     vulkan_env
     add
     cat "$work"/fer.raw.xz.* | xz -dc >"$work/fer.raw"
@@ -116,10 +118,9 @@ train() {
 # The run as it stands, in chunks under $3; of the optimiser's moments only the last epoch's
 # (what resumes).
 bring_back() {
-    local runs=$1 run_id=$2 out=$3 state last
-    state=$runs/fer/$run_id/checkpoint/state.json
-    [ -f "$state" ] || die "$state: no epoch was checkpointed"
-    last=$(sed -n 's/^ *"epochs_done": *\([0-9]*\),*$/\1/p' "$state")
+    local runs=$1 run_id=$2 out=$3 last
+    last=$(epochs_done "$runs/fer/$run_id")
+    [ "$last" -gt 0 ] || die "$runs/fer/$run_id: no epoch was checkpointed"
     (cd "$runs" && find "fer/$run_id" -type f ! -name 'optim-e*' &&
         { [ ! -d models ] || find models -type f; } &&
         echo "fer/$run_id/checkpoint/optim-e$(printf '%03d' "$last").bpk") \

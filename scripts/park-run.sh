@@ -15,12 +15,8 @@
 set -euo pipefail
 
 die() { echo "park-run: $*" >&2; exit 1; }
-
-# The epochs a checkpoint state says are done (its JSON is written by train-fer).
-epochs_done() {
-    [ -f "$1/checkpoint/state.json" ] || { echo 0; return; }
-    sed -n 's/^ *"epochs_done": *\([0-9]*\),*$/\1/p' "$1/checkpoint/state.json" | head -n 1
-}
+# shellcheck source=scripts/run-state.sh
+. "$(dirname "$0")/run-state.sh"
 
 # Copies the resume point of run $1 into a new folder $2 (which must not exist).
 copy_resume_point() {

@@ -54,9 +54,15 @@ fn tta_fer_publishes_the_same_weights_read_with_the_recipe() {
         return;
     };
     let (own, other) = shipped_recipes();
-    let out = tta_fer(dir.path(), &data_path, SHIPPED, other.name(), "mirrored");
+    let out = tta_fer(
+        dir.path(),
+        &data_path,
+        SHIPPED,
+        other.name(),
+        "other-recipe",
+    );
     assert!(out.status.success(), "{}", text(&out));
-    let card_path = dir.path().join("models/mirrored.json");
+    let card_path = dir.path().join("models/other-recipe.json");
     let (card, source) = (
         ModelCard::read(&card_path).unwrap(),
         ModelCard::read(Path::new(SHIPPED)).unwrap(),
@@ -121,11 +127,17 @@ fn what_tta_fer_cannot_make_is_refused_before_anything_is_written() {
     assert!(!dir.path().join("reports").exists(), "nothing written");
 
     // An existing model of that name is kept unless --force.
-    let out = tta_fer(dir.path(), &data_path, SHIPPED, other.name(), "mirrored");
+    let out = tta_fer(
+        dir.path(),
+        &data_path,
+        SHIPPED,
+        other.name(),
+        "other-recipe",
+    );
     assert!(out.status.success(), "{}", text(&out));
-    let card_path = dir.path().join("models/mirrored.json");
+    let card_path = dir.path().join("models/other-recipe.json");
     let before = std::fs::read(&card_path).unwrap();
-    let out = tta_fer(dir.path(), &data_path, SHIPPED, "ten_crop", "mirrored");
+    let out = tta_fer(dir.path(), &data_path, SHIPPED, "ten_crop", "other-recipe");
     assert!(!out.status.success());
     assert!(text(&out).contains("--force"), "{}", text(&out));
     assert_eq!(std::fs::read(&card_path).unwrap(), before);
